@@ -1,0 +1,69 @@
+# modelprep: `make release` builds, validates and records every model in params.yaml;
+# `make test` runs the test suite. Both set up what they need first, idempotently.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+# llama.cpp: one pinned llama-cpp-python source release gives the runtime, the quantizer and the
+# converter (convert_hf_to_gguf.py, conversion/, gguf-py) of the same llama.cpp commit.
+LLAMA_CPP_PYTHON := 0.3.36
+LLAMA_SDIST := .tools/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
+LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+LLAMA_TREE := .tools/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
+# Portable x86-64-v3 build (AVX2, FMA, F16C): the same code paths on every such CPU, so the same
+# bytes and figures. `make setup LLAMA_CUDA=1` builds with CUDA for GPU validation.
+LLAMA_CUDA ?= 0
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+ifeq ($(LLAMA_CUDA),1)
+LLAMA_CMAKE_ARGS += -DGGML_CUDA=ON
+LLAMA_FLAVOUR := cuda
+else
+LLAMA_FLAVOUR := cpu
+endif
+# Built wheels are kept per machine, so a fresh clone does not spend five minutes compiling again.
+WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(LLAMA_FLAVOUR)
+SETUP_STAMP := $(VENV)/.setup-$(LLAMA_FLAVOUR)
+
+.PHONY: setup release test bench constraints clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): requirements.txt constraints.txt pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@mkdir -p .tools
+	@test -f $(LLAMA_SDIST) || $(BIN)/pip download --quiet --no-deps --no-binary :all: \
+	    -d .tools llama-cpp-python==$(LLAMA_CPP_PYTHON)
+	@echo "$(LLAMA_SDIST_SHA256)  $(LLAMA_SDIST)" | sha256sum --check --quiet || \
+	    { echo "$(LLAMA_SDIST): sha256 differs from the pinned one"; exit 1; }
+	@test -f $(LLAMA_TREE)/convert_hf_to_gguf.py || tar -xzf $(LLAMA_SDIST) -C .tools
+	@ls $(WHEEL_CACHE)/*.whl >/dev/null 2>&1 || { \
+	    echo "building llama-cpp-python $(LLAMA_CPP_PYTHON) ($(LLAMA_FLAVOUR)) from source: about 5 minutes on 2 cores"; \
+	    CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-deps -w $(WHEEL_CACHE) $(LLAMA_SDIST); }
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(WHEEL_CACHE)/*.whl
+	$(BIN)/pip install --quiet --no-deps $(LLAMA_TREE)/gguf-py
+	$(BIN)/pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.setup-*
+	@touch $@
+
+release: setup
+	@status=0; dvc repro --keep-going || status=1; \
+	echo; modelprep report || status=1; exit $$status
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
+	$(BIN)/python -m pipeline.bench
+
+# Re-pin every version after changing requirements.txt.
+constraints: setup
+	@{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | \
+	    grep -v -iE '^(llama.cpp.python|gguf)[ =@]' | sed 's/+cpu$$//'; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf build .dvc/cache .dvc/tmp

@@ -1,0 +1,67 @@
+"""The `modelprep` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from pipeline.errors import ModelprepError
+
+
+def run_guarded(action: Callable[[], object]) -> int:
+    """Run `action`, turning a ModelprepError into one line on stderr and exit status 1.
+
+    An int that `action` returns is the exit status; any other result means success.
+    """
+    try:
+        status = action()
+    except ModelprepError as err:
+        print(f"modelprep: error: {err}", file=sys.stderr)
+        return 1
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.report import format_table, release_rows
+
+    rows = release_rows(load_params(args.params), Path("."))
+    print(format_table(rows))
+    return 0 if all(r.gate == "PASS" and r.output != "not released yet" for r in rows) else 1
+
+
+def _check_params(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+
+    params = load_params(args.params)
+    print(f"{args.params}: ok ({len(params.models)} models x {len(params.gguf.variants)} variants)")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from pipeline.fileio import dumps_json
+    from pipeline.gguf.inspect import describe_gguf
+
+    print(dumps_json(describe_gguf(Path(args.gguf))), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="modelprep", description="Quantize Hugging Face models into validated "
+                                     "GGUF artifacts with release records. `make release` runs the whole build.")
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("report", help="print the release table: every model x variant, its size, "
+                                       "accuracy and gate; exit 1 if any failed or is missing").set_defaults(run=_report)
+    commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
+    describe = commands.add_parser("describe", help="print a GGUF file's tensor types, parameters and bits per weight")
+    describe.add_argument("gguf", help="path to a .gguf file")
+    describe.set_defaults(run=_describe)
+    args = parser.parse_args(argv)
+    return run_guarded(lambda: args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The one evaluator: the same inputs through the reference and through a candidate runtime.
+
+Decoders: fixed-length token windows of held-out text, each starting with BOS; at every position
+both runtimes give a next-token distribution. From them: perplexity of each, its change, the mean
+KL divergence KL(reference || candidate) and the share of positions with the same top-1 token, as
+llama-perplexity's --kl-divergence reports them. Encoders: cosine similarity of pooled embeddings.
+The reference's outputs are computed once per model and stored; each candidate is compared
+window by window against them, so memory stays at one window of logits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import atomic_path, read_json, write_json
+from pipeline.progress import StepProgress
+from pipeline.runtimes.base import Runtime
+
+INPUTS_FILE = "inputs.npy"  # token windows (decoder), int32
+SENTENCES_FILE = "sentences.json"  # sentences (encoder)
+OUTPUTS_FILE = "outputs.npy"  # reference log-probabilities (decoder) or embeddings (encoder)
+RECORD_FILE = "reference.json"
+
+
+def _significant(value: float, digits: int = 6) -> float:
+    """Rounded so metrics files stay readable; the figures are deterministic anyway."""
+    return float(f"{value:.{digits}g}")
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_tokens: int) -> np.ndarray:
+    """Windows of `window` tokens: BOS then window-1 tokens of held-out text, enough to score min_tokens."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        raise ModelprepError(tokenizer_dir, "the tokenizer defines no BOS token to start evaluation windows with")
+    stream: list[int] = []
+    for text in texts:
+        stream.extend(tokenizer.encode(text, add_special_tokens=False))
+        if tokenizer.eos_token_id is not None:
+            stream.append(tokenizer.eos_token_id)
+    body = window - 1
+    count = math.ceil(min_tokens / body)
+    if count * body > len(stream):
+        raise ModelprepError("eval.parquet", f"held-out text gives {len(stream)} tokens; "
+                                             f"{count} windows of {body} need {count * body}")
+    return np.array([[bos] + stream[i * body:(i + 1) * body] for i in range(count)], dtype=np.int32)
+
+
+def reference_outputs(runtime: Runtime, kind: str, inputs: np.ndarray | list[str], stage: str) -> np.ndarray:
+    """What the reference says about the inputs, in the form the comparison reads."""
+    if kind == "encoder":
+        return runtime.embed(list(inputs))
+    progress = StepProgress(stage, "reference", int(inputs.size), "tokens")
+    out = []
+    for window in inputs:
+        out.append(log_softmax(runtime.next_token_logits(window)[:-1]).astype(np.float32))
+        progress.advance(len(window))
+    return np.stack(out)
+
+
+def write_reference(out_dir: Path, kind: str, inputs: np.ndarray | list[str], outputs: np.ndarray,
+                    record: dict[str, Any]) -> None:
+    with atomic_path(out_dir, directory=True) as tmp:
+        if kind == "encoder":
+            write_json(tmp / SENTENCES_FILE, list(inputs))
+        else:
+            np.save(tmp / INPUTS_FILE, inputs)
+            targets = inputs[:, 1:]
+            nll = -np.take_along_axis(outputs, targets[..., None], axis=-1).mean()
+            record = {**record, "perplexity": _significant(math.exp(nll))}
+        np.save(tmp / OUTPUTS_FILE, outputs)
+        write_json(tmp / RECORD_FILE, {**record, "kind": kind})
+
+
+@dataclass
+class Reference:
+    kind: str
+    inputs: np.ndarray | list[str]
+    outputs: np.ndarray
+    record: dict[str, Any]
+
+    @classmethod
+    def load(cls, ref_dir: Path) -> "Reference":
+        record = read_json(ref_dir / RECORD_FILE)
+        kind = record["kind"]
+        inputs = read_json(ref_dir / SENTENCES_FILE) if kind == "encoder" else np.load(ref_dir / INPUTS_FILE)
+        return cls(kind, inputs, np.load(ref_dir / OUTPUTS_FILE, mmap_mode="r"), record)
+
+
+def score(candidate: Runtime, reference: Reference, stage: str) -> dict[str, Any]:
+    """Accuracy figures of `candidate` against the stored reference outputs."""
+    if reference.kind == "encoder":
+        return _score_encoder(candidate, reference)
+    return _score_decoder(candidate, reference, stage)
+
+
+def _score_decoder(candidate: Runtime, reference: Reference, stage: str) -> dict[str, Any]:
+    windows = reference.inputs
+    progress = StepProgress(stage, "candidate", int(windows.size), "tokens")
+    klds, same_top1, nll_candidate, nll_reference = [], 0, 0.0, 0.0
+    for ref_lp, window in zip(reference.outputs, windows):
+        logits = candidate.next_token_logits(window)[:-1]
+        if logits.shape != ref_lp.shape:
+            raise ModelprepError(stage, f"candidate gives logits of shape {logits.shape}, reference {ref_lp.shape}")
+        cand_lp = log_softmax(logits)
+        ref_lp = ref_lp.astype(np.float64)
+        klds.append((np.exp(ref_lp) * (ref_lp - cand_lp)).sum(axis=-1))
+        same_top1 += int((ref_lp.argmax(-1) == cand_lp.argmax(-1)).sum())
+        targets = window[1:, None]
+        nll_candidate -= np.take_along_axis(cand_lp, targets, axis=-1).sum()
+        nll_reference -= np.take_along_axis(ref_lp, targets, axis=-1).sum()
+        progress.advance(len(window))
+    kld = np.concatenate(klds)
+    n = kld.size
+    ppl, ref_ppl = math.exp(nll_candidate / n), math.exp(nll_reference / n)
+    return {
+        "delta_ppl": _significant(ppl - ref_ppl),
+        "delta_ppl_pct": _significant(100 * (ppl - ref_ppl) / ref_ppl),
+        "max_kld": _significant(float(kld.max())),
+        "mean_kld": _significant(float(kld.mean())),
+        "p99_kld": _significant(float(np.percentile(kld, 99))),
+        "perplexity": _significant(ppl),
+        "reference_perplexity": _significant(ref_ppl),
+        "same_top1": _significant(same_top1 / n),
+        "scored_tokens": n,
+    }
+
+
+def _score_encoder(candidate: Runtime, reference: Reference) -> dict[str, Any]:
+    cand = candidate.embed(list(reference.inputs)).astype(np.float64)
+    ref = np.asarray(reference.outputs, dtype=np.float64)
+    if cand.shape != ref.shape:
+        raise ModelprepError("embeddings", f"candidate gives shape {cand.shape}, reference {ref.shape}")
+    cosine = (cand * ref).sum(-1) / (np.linalg.norm(cand, axis=-1) * np.linalg.norm(ref, axis=-1))
+    return {
+        "mean_cosine": _significant(float(cosine.mean())),
+        "min_cosine": _significant(float(cosine.min())),
+        "sentences": int(cosine.size),
+    }

@@ -1,0 +1,1 @@
+"""Example models: ones the pipeline makes itself, and ones installed Python packages ship."""

@@ -1,0 +1,110 @@
+"""Writing outputs so that a crash or a kill never leaves a half-written file behind.
+
+Everything the pipeline produces goes to a temporary sibling first and is renamed into place
+when complete; rename is atomic on one file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline.progress import ByteProgress
+
+_CHUNK = 1 << 20
+
+
+def _tmp_sibling(final: Path, directory: bool) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{final.name}.tmp-"
+    # A killed earlier run of this stage may have left its temporary behind; each output has one
+    # writer (its stage), so any such leftover is garbage.
+    for stale in final.parent.glob(f"{glob.escape(prefix)}*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+    fd, name = tempfile.mkstemp(prefix=prefix, dir=final.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    if final.is_dir() and not final.is_symlink():
+        shutil.rmtree(final)
+    elif final.exists() or final.is_symlink():
+        final.unlink()
+    os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to `final`; on success rename it onto `final`, on failure delete it."""
+    final = Path(final)
+    tmp = _tmp_sibling(final, directory)
+    try:
+        yield tmp
+        if directory:
+            # mkdtemp makes 0700 folders; published folders get the usual permissions.
+            os.chmod(tmp, 0o755)
+        else:
+            os.chmod(tmp, 0o644)
+        _replace(tmp, final)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def dumps_json(data: Any) -> str:
+    """Stable JSON: sorted keys, fixed indentation, trailing newline, so same data gives same bytes."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps_json(data), encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    from pipeline.errors import ModelprepError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelprepError(path, "file not found") from None
+    except json.JSONDecodeError as err:
+        raise ModelprepError(path, f"not valid JSON ({err})") from None
+
+
+def sha256_file(path: str | Path, progress: ByteProgress | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if progress:
+                progress.advance(len(chunk))
+    return digest.hexdigest()
+
+
+def file_record(path: Path, root: Path) -> dict[str, Any]:
+    """The (path, size, sha256) triple release records use for every file."""
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+    }
+
+
+def tree_files(root: Path) -> list[Path]:
+    """Every regular file under `root`, in a stable order."""
+    return sorted(p for p in root.rglob("*") if p.is_file())

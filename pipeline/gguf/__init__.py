@@ -1,0 +1,1 @@
+"""GGUF artifacts: conversion and quantization with llama.cpp's own tools."""

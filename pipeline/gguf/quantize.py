@@ -1,0 +1,36 @@
+"""Unquantized GGUF -> quantized GGUF, with llama.cpp's quantizer (what `llama-quantize` calls)."""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import atomic_path
+from pipeline.gguf.filetypes import file_type
+from pipeline.progress import human_bytes, log
+
+STAGE = "quantize"
+
+
+def quantize_gguf(base: Path, type_name: str, out_path: Path, threads: int) -> float:
+    """Write `out_path` as `type_name`; return the seconds the quantizer took."""
+    import llama_cpp
+
+    target = file_type(type_name)
+    if not base.is_file():
+        raise ModelprepError(base, "base GGUF missing; run the convert stage")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = target.ftype
+    params.nthread = threads
+    with atomic_path(out_path) as tmp:
+        start = time.monotonic()
+        code = llama_cpp.llama_model_quantize(str(base).encode(), str(tmp).encode(), ctypes.byref(params))
+        seconds = time.monotonic() - start
+        if code != 0:
+            raise ModelprepError(base, f"llama.cpp's quantizer failed with code {code} making {type_name}")
+    size_in, size_out = base.stat().st_size, out_path.stat().st_size
+    log(STAGE, f"{base.name} ({human_bytes(size_in)}) -> {type_name} {out_path} ({human_bytes(size_out)}) "
+               f"in {seconds:.2f} s, {human_bytes(size_in / max(seconds, 1e-9))}/s")
+    return seconds

@@ -1,0 +1,256 @@
+"""params.yaml, read once and checked, into typed settings.
+
+Every tunable of the pipeline lives in params.yaml; this module is the only reader, so a
+malformed file fails in one place with one message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ModelprepError
+from pipeline.gguf.filetypes import CONVERT_OUTTYPES, file_type
+
+DEFAULT_PARAMS = Path("params.yaml")
+MODEL_KINDS = ("decoder", "encoder")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TinyLlamaSpec:
+    """The generated example decoder: architecture, training budget and seed."""
+
+    seed: int
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    context_length: int
+    train_steps: int
+    batch_size: int
+    learning_rate: float
+    threads: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source: str
+    revision: str | None = None
+    kind: str | None = None  # inferred from the config when absent
+    allow_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    eval_every: int
+
+
+@dataclass(frozen=True)
+class GGUFSpec:
+    outtype: str
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    device: str
+    threads: int
+    window: int
+    min_tokens: int
+    sentences: int
+    max_sentence_tokens: int
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Accuracy a variant must reach to be released; a bound left out is not checked."""
+
+    max_mean_kld: float | None = None
+    min_same_top1: float | None = None
+    max_delta_ppl_pct: float | None = None
+    min_mean_cosine: float | None = None
+    min_min_cosine: float | None = None
+
+
+@dataclass(frozen=True)
+class Params:
+    path: Path
+    corpus: CorpusSpec
+    tiny_llama: TinyLlamaSpec
+    models: dict[str, ModelSpec]
+    gguf: GGUFSpec
+    evaluation: EvaluationSpec
+    gates: dict[str, Gate] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ModelprepError(self.path, f"no model named {name!r} under 'models' "
+                                            f"(known: {', '.join(self.models)})") from None
+
+    def gate(self, variant: str) -> Gate:
+        try:
+            return self.gates[variant]
+        except KeyError:
+            raise ModelprepError(self.path, f"no gate for variant {variant!r} under 'gates'") from None
+
+
+class _Reader:
+    """Pulls typed values out of nested dicts, naming the dotted key in every error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def section(self, data: Any, key: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ModelprepError(self.path, f"'{key}' must be a mapping, got {type(data).__name__}")
+        return data
+
+    def get(self, data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
+            default: Any = dataclasses.MISSING) -> Any:
+        if key not in data:
+            if default is dataclasses.MISSING:
+                raise ModelprepError(self.path, f"missing key '{where}.{key}'")
+            return default
+        value = data[key]
+        # YAML ints are valid floats; bools are ints in Python but never valid numbers here.
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and kind in (int, float):
+            raise ModelprepError(self.path, f"'{where}.{key}' must be a number, got {value!r}")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ModelprepError(self.path, f"'{where}.{key}' must be {names}, got {value!r}")
+        return value
+
+    def positive(self, data: dict[str, Any], key: str, where: str) -> int:
+        value = self.get(data, key, int, where)
+        if value <= 0:
+            raise ModelprepError(self.path, f"'{where}.{key}' must be positive, got {value}")
+        return value
+
+    def choice(self, data: dict[str, Any], key: str, where: str, choices: tuple[str, ...]) -> str:
+        value = self.get(data, key, str, where)
+        if value not in choices:
+            raise ModelprepError(self.path, f"'{where}.{key}' is {value!r}; expected one of {', '.join(choices)}")
+        return value
+
+    def no_extra(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
+        extra = sorted(set(data) - allowed)
+        if extra:
+            raise ModelprepError(self.path, f"unknown key '{where}.{extra[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def _tiny_llama(r: _Reader, data: dict[str, Any]) -> TinyLlamaSpec:
+    where = "examples.tiny-llama"
+    r.section(data, where)
+    names = [f.name for f in dataclasses.fields(TinyLlamaSpec)]
+    r.no_extra(data, set(names), where)
+    values = {n: (r.get(data, n, float, where) if n == "learning_rate" else r.positive(data, n, where))
+              for n in names if n != "seed"}
+    spec = TinyLlamaSpec(seed=r.get(data, "seed", int, where), **values)
+    if spec.hidden_size % spec.num_heads or spec.num_heads % spec.num_kv_heads:
+        raise ModelprepError(r.path, f"'{where}': hidden_size must divide by num_heads and num_heads by num_kv_heads")
+    return spec
+
+
+def _models(r: _Reader, data: dict[str, Any]) -> dict[str, ModelSpec]:
+    r.section(data, "models")
+    if not data:
+        raise ModelprepError(r.path, "'models' lists no model")
+    models = {}
+    for name, entry in data.items():
+        where = f"models.{name}"
+        r.section(entry, where)
+        r.no_extra(entry, {"source", "revision", "kind", "allow_pickle"}, where)
+        kind = r.get(entry, "kind", str, where, None)
+        if kind is not None and kind not in MODEL_KINDS:
+            raise ModelprepError(r.path, f"'{where}.kind' is {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+        models[name] = ModelSpec(
+            name=name,
+            source=r.get(entry, "source", str, where),
+            revision=r.get(entry, "revision", str, where, None),
+            kind=kind,
+            allow_pickle=r.get(entry, "allow_pickle", bool, where, False),
+        )
+    return models
+
+
+def _gguf(r: _Reader, data: dict[str, Any]) -> GGUFSpec:
+    r.section(data, "gguf")
+    r.no_extra(data, {"outtype", "variants"}, "gguf")
+    outtype = r.choice(data, "outtype", "gguf", CONVERT_OUTTYPES)
+    variants = r.get(data, "variants", list, "gguf")
+    for name in variants:
+        if not isinstance(name, str):
+            raise ModelprepError(r.path, f"'gguf.variants' entries must be llama.cpp type names, got {name!r}")
+        try:
+            file_type(name)
+        except KeyError as err:
+            raise ModelprepError(r.path, f"'gguf.variants': {err.args[0]}") from None
+    if len(set(variants)) != len(variants) or not variants:
+        raise ModelprepError(r.path, "'gguf.variants' must list each type once, and at least one")
+    return GGUFSpec(outtype=outtype, variants=tuple(variants))
+
+
+def _evaluation(r: _Reader, data: dict[str, Any]) -> EvaluationSpec:
+    r.section(data, "evaluation")
+    names = {f.name for f in dataclasses.fields(EvaluationSpec)}
+    r.no_extra(data, names, "evaluation")
+    spec = EvaluationSpec(
+        device=r.choice(data, "device", "evaluation", DEVICES),
+        **{n: r.positive(data, n, "evaluation") for n in sorted(names - {"device"})},
+    )
+    if spec.window < 2:
+        raise ModelprepError(r.path, "'evaluation.window' must be at least 2 tokens")
+    return spec
+
+
+def _gates(r: _Reader, data: dict[str, Any], variants: tuple[str, ...]) -> dict[str, Gate]:
+    r.section(data, "gates")
+    names = {f.name for f in dataclasses.fields(Gate)}
+    gates = {}
+    for variant, entry in data.items():
+        where = f"gates.{variant}"
+        r.section(entry, where)
+        r.no_extra(entry, names, where)
+        gates[variant] = Gate(**{n: r.get(entry, n, float, where, None) for n in names})
+    missing = [v for v in variants if v not in gates]
+    if missing:
+        raise ModelprepError(r.path, f"variant {missing[0]} in 'gguf.variants' has no entry under 'gates'")
+    return gates
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelprepError(path, "file not found") from None
+    except yaml.YAMLError as err:
+        raise ModelprepError(path, f"not valid YAML: {err}") from None
+    r = _Reader(path)
+    r.section(data, "params.yaml")
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "evaluation", "gates"}, "params")
+    corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
+    r.no_extra(corpus, {"eval_every"}, "corpus")
+    examples = r.get(data, "examples", dict, "params")
+    gguf = _gguf(r, r.get(data, "gguf", dict, "params"))
+    return Params(
+        path=path,
+        corpus=CorpusSpec(eval_every=r.positive(corpus, "eval_every", "corpus")),
+        tiny_llama=_tiny_llama(r, r.get(examples, "tiny-llama", dict, "examples")),
+        models=_models(r, r.get(data, "models", dict, "params")),
+        gguf=gguf,
+        evaluation=_evaluation(r, r.get(data, "evaluation", dict, "params")),
+        gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants),
+    )

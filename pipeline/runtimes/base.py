@@ -1,0 +1,27 @@
+"""The interface every runtime implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+
+class Runtime(ABC):
+    """A loaded model that the evaluator can query."""
+
+    @abstractmethod
+    def next_token_logits(self, window: np.ndarray) -> np.ndarray:
+        """Logits (len(window), vocab) for the token after each position of `window`."""
+
+    @abstractmethod
+    def embed(self, sentences: list[str]) -> np.ndarray:
+        """Pooled embeddings (len(sentences), dim), pooled as the model's own config says."""
+
+    @abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Runtime name, version and the device it actually ran on."""
+
+    def close(self) -> None:
+        """Release the model's memory."""

@@ -1,0 +1,137 @@
+"""Model sources: find the Hugging Face folder a params entry names, check it, and import it.
+
+A source is one of
+- a local folder (absolute, or relative to the repository root);
+- `package:MODULE/SUBDIR`, a model folder shipped inside an installed Python package;
+- a hub id `org/name` (with `revision:`), resolved through the normal Hugging Face cache. Online,
+  huggingface_hub downloads it; offline (HF_HUB_OFFLINE=1 or no network) it must be cached.
+Importing copies the folder into the build tree, so every later stage depends on bytes DVC
+tracks, and records the sha256 of every file.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import atomic_path, file_record, tree_files, write_json
+from pipeline.params import ModelSpec
+from pipeline.progress import ByteProgress, log
+
+STAGE = "import_model"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SAFE_WEIGHTS = "*.safetensors"
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json")
+# Files a model folder carries that conversion and validation never read.
+_SKIPPED = (".gitattributes", "README.md")
+
+
+def resolve(spec: ModelSpec, root: Path) -> tuple[Path, dict[str, Any]]:
+    """The local folder of a source, and a description of where it came from for the record."""
+    source = spec.source
+    if source.startswith("package:"):
+        module, _, subdir = source.removeprefix("package:").partition("/")
+        found = importlib.util.find_spec(module)
+        if found is None or not found.submodule_search_locations:
+            raise ModelprepError(f"models.{spec.name}.source", f"Python package {module!r} is not installed")
+        folder = Path(list(found.submodule_search_locations)[0]) / subdir
+        try:
+            version = importlib.metadata.version(module.replace("_", "-"))
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown"
+        return folder, {"kind": "package", "id": source, "package_version": version}
+    local = Path(source) if Path(source).is_absolute() else root / source
+    if local.exists() or not HUB_ID.match(source):
+        if not local.is_dir():
+            raise ModelprepError(local, f"models.{spec.name}.source is not a folder (nor a hub id org/name)")
+        return local, {"kind": "local", "id": source}
+    return _from_hub(spec), {"kind": "hub", "id": source, "revision": spec.revision or "main"}
+
+
+def _from_hub(spec: ModelSpec) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "1_Pooling/*"]
+    if spec.allow_pickle:
+        patterns += list(PICKLE_WEIGHTS)
+    try:
+        return Path(snapshot_download(spec.source, revision=spec.revision, allow_patterns=patterns))
+    except LocalEntryNotFoundError:
+        raise ModelprepError(spec.source, "not in the Hugging Face cache and the hub cannot be reached; "
+                                          "download it once online (huggingface-cli download) or set HF_HOME") from None
+    except HfHubHTTPError as err:
+        raise ModelprepError(spec.source, f"the Hugging Face hub refused the download: {err}") from None
+
+
+def check_folder(folder: Path, spec: ModelSpec) -> list[Path]:
+    """The files to import, after checking the folder is a complete, safe Hugging Face model."""
+    config = folder / "config.json"
+    if not config.is_file():
+        raise ModelprepError(config, "missing: not a Hugging Face model folder")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ModelprepError(config, f"not valid JSON ({err})") from None
+    safetensors = sorted(folder.glob(SAFE_WEIGHTS))
+    pickles = sorted(p for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
+    if not safetensors:
+        if not pickles:
+            raise ModelprepError(folder, "no weights found (*.safetensors)")
+        if not spec.allow_pickle:
+            raise ModelprepError(pickles[0], "pickle checkpoints can run code when loaded and are refused; "
+                                             f"set models.{spec.name}.allow_pickle: true to accept them")
+    for path in safetensors:
+        _check_safetensors(path)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelprepError(folder, f"missing tokenizer (none of {', '.join(TOKENIZER_FILES)})")
+    files = [p for p in tree_files(folder) if p.name not in _SKIPPED and not p.name.startswith(".")]
+    if safetensors:  # pickles beside safetensors are never needed
+        files = [p for p in files if p not in pickles]
+    return files
+
+
+def _check_safetensors(path: Path) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "np") as handle:
+            handle.keys()
+    except (SafetensorError, OSError) as err:
+        raise ModelprepError(path, f"corrupt safetensors file: {err}") from None
+
+
+def infer_kind(folder: Path, spec: ModelSpec) -> str:
+    if spec.kind:
+        return spec.kind
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    architectures = config.get("architectures") or []
+    return "decoder" if any(a.endswith("ForCausalLM") for a in architectures) else "encoder"
+
+
+def import_model(spec: ModelSpec, root: Path, out_dir: Path, record_path: Path) -> None:
+    folder, origin = resolve(spec, root)
+    files = check_folder(folder, spec)
+    total = sum(p.stat().st_size for p in files)
+    progress = ByteProgress(STAGE, f"copying {spec.name}", total)
+    with atomic_path(out_dir, directory=True) as tmp:
+        for path in files:
+            target = tmp / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            progress.advance(path.stat().st_size)
+        progress.finish()
+        record = {
+            "kind": infer_kind(tmp, spec),
+            "origin": origin,
+            "files": [file_record(p, tmp) for p in tree_files(tmp)],
+        }
+    write_json(record_path, record)
+    log(STAGE, f"{spec.name}: {len(files)} files from {origin['kind']} source {origin['id']}, {record['kind']}")

@@ -1,0 +1,21 @@
+"""DVC stage: check a variant's metrics against its gate; write its release record only if it passes."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.cli import run_guarded
+from pipeline.params import load_params
+from pipeline.release import release_gguf
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--model", required=True, help="model name under `models` in params.yaml")
+parser.add_argument("--variant", required=True, help="variant name, e.g. Q4_0")
+parser.add_argument("--artifact", type=Path, required=True, help="the variant's GGUF file")
+parser.add_argument("--metrics", type=Path, required=True, help="metrics from the evaluate stage")
+parser.add_argument("--run", type=Path, required=True, help="measurement record from the evaluate stage")
+parser.add_argument("--source", type=Path, required=True, help="source record from the import stage")
+parser.add_argument("--out", type=Path, required=True, help="output release record (JSON)")
+args = parser.parse_args()
+sys.exit(run_guarded(lambda: release_gguf(load_params(), args.model, args.variant, args.artifact, args.metrics,
+                                          args.run, args.source, args.out)))

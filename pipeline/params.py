@@ -237,7 +237,9 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     except FileNotFoundError:
         raise ModelprepError(path, "file not found") from None
     except yaml.YAMLError as err:
-        raise ModelprepError(path, f"not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
     r.no_extra(data, {"corpus", "examples", "models", "gguf", "evaluation", "gates"}, "params")

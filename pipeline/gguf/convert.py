@@ -18,8 +18,8 @@ STAGE = "convert"
 def _error_line(tail: list[str]) -> str:
     """The converter's own explanation: the last line that reads like an error."""
     for line in reversed(tail):
-        if any(word in line for word in ("Error", "error", "not supported", "NotImplemented")):
-            return line.strip()
+        if any(word in line for word in ("Error", "ERROR", "error", "not supported", "NotImplemented")):
+            return line.removeprefix("ERROR:hf-to-gguf:").strip()
     return tail[-1].strip() if tail else "no output"
 
 

@@ -1,0 +1,53 @@
+"""Helpers for tests that run the real pipeline in scratch copies of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# Outputs the repository commits; a scratch build starts without them, as a clean checkout would
+# after deleting them, so every stage really runs.
+COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **kwargs.pop("env", {})}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(BIN / "dvc"), *args], cwd=cwd, check=check)
+
+
+def ran_stages(output: str) -> set[str]:
+    """Names of the stages `dvc repro` says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def project_copy(dest: Path) -> Path:
+    """The project's source files (tracked or not yet committed, never ignored ones) in `dest`, as a git repo."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if name.split("/")[0] in COMMITTED_OUTPUTS or not (REPO / name).is_file():
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    run(["git", "init", "-q"], cwd=dest)
+    return dest
+
+
+def build(dest: Path) -> Path:
+    project = project_copy(dest)
+    result = dvc("repro", cwd=project)
+    (project / "repro.log").write_text(result.stdout + result.stderr)
+    return project

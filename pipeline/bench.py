@@ -73,7 +73,7 @@ def _print(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> 
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     print(f"\n{title}")
     for row in (header, tuple("-" * w for w in widths), *rows):
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 if __name__ == "__main__":

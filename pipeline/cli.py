@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "GGUF artifacts with release records. `make release` runs the whole build.")
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("report", help="print the release table: every model x variant, its size, "
-                                       "accuracy and gate; exit 1 if any failed or is missing").set_defaults(run=_report)
+    report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
+                                                "accuracy and gate; exit 1 if any failed or is missing")
+    report.set_defaults(run=_report)
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
     describe = commands.add_parser("describe", help="print a GGUF file's tensor types, parameters and bits per weight")
     describe.add_argument("gguf", help="path to a .gguf file")

@@ -112,7 +112,7 @@ def _score_decoder(candidate: Runtime, reference: Reference, stage: str) -> dict
     windows = reference.inputs
     progress = StepProgress(stage, "candidate", int(windows.size), "tokens")
     klds, same_top1, nll_candidate, nll_reference = [], 0, 0.0, 0.0
-    for ref_lp, window in zip(reference.outputs, windows):
+    for ref_lp, window in zip(reference.outputs, windows, strict=True):
         logits = candidate.next_token_logits(window)[:-1]
         if logits.shape != ref_lp.shape:
             raise ModelprepError(stage, f"candidate gives logits of shape {logits.shape}, reference {ref_lp.shape}")

@@ -44,7 +44,8 @@ class Check:
     def describe(self) -> str:
         relation = "at most" if self.bound.upper else "at least"
         verdict = "passes" if self.passed else "FAILS"
-        return f"{self.bound.label} {self.measured:g} {verdict} the gate ({relation} {self.limit:g}, {self.bound.field})"
+        gate = f"({relation} {self.limit:g}, {self.bound.field})"
+        return f"{self.bound.label} {self.measured:g} {verdict} the gate {gate}"
 
 
 def kind_of(accuracy: dict[str, Any]) -> str:

@@ -61,7 +61,7 @@ def format_table(rows: list[Row]) -> str:
     header = Row("model", "variant", "size", "bpw", "accuracy vs fp32 reference", "gate", "output")
     table = [header, *rows]
     widths = [max(len(getattr(r, f)) for r in table) for f in Row.__dataclass_fields__]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(vars(r).values(), widths)).rstrip() for r in table]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(vars(r).values(), widths, strict=True)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
 from pipeline.device import resolve_device

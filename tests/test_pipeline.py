@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from pipeline.fileio import dumps_json, sha256_file

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +20,9 @@ class FixedLogits(Runtime):
 
     def __init__(self, logits: np.ndarray):
         self.logits = logits
+
+    def close(self):
+        pass
 
     def next_token_logits(self, window):
         return self.logits

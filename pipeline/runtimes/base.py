@@ -23,5 +23,6 @@ class Runtime(ABC):
     def info(self) -> dict[str, Any]:
         """Runtime name, version and the device it actually ran on."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release the model's memory."""

@@ -26,19 +26,39 @@ CHUNK_CHARS = 2000
 _SCHEMA = pa.schema([("topic", pa.string()), ("text", pa.string())])
 
 
-def _chunks(topics: dict[str, str]) -> list[tuple[str, str]]:
-    """(topic, text) chunks of about CHUNK_CHARS, cut at paragraph boundaries."""
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+
+
+def _chunks(topics: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(topic, paragraphs) chunks of about CHUNK_CHARS, cut at paragraph boundaries."""
     chunks = []
     for name, text in sorted(topics.items()):
         current: list[str] = []
-        for paragraph in re.split(r"\n\s*\n", text.strip()):
+        for paragraph in paragraphs(text):
             current.append(paragraph)
             if sum(len(p) for p in current) >= CHUNK_CHARS:
-                chunks.append((name, "\n\n".join(current)))
+                chunks.append((name, current))
                 current = []
         if current:
-            chunks.append((name, "\n\n".join(current)))
+            chunks.append((name, current))
     return chunks
+
+
+def split(topics: dict[str, str], eval_every: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train, held_out) rows. Topics repeat paragraphs (one section is quoted under several topic
+    names), so a held-out paragraph is removed wherever it also stands in a training chunk."""
+    chunks = _chunks(topics)
+    held_out = [c for i, c in enumerate(chunks) if i % eval_every == eval_every - 1]
+    seen = {p for _, ps in held_out for p in ps}
+    train = []
+    for i, (name, ps) in enumerate(chunks):
+        if i % eval_every != eval_every - 1 and (kept := [p for p in ps if p not in seen]):
+            train.append((name, "\n\n".join(kept)))
+    return train, [(name, "\n\n".join(ps)) for name, ps in held_out]
 
 
 def _write_parquet(rows: list[tuple[str, str]], path: Path) -> None:
@@ -49,15 +69,14 @@ def _write_parquet(rows: list[tuple[str, str]], path: Path) -> None:
 def build_corpus(out_dir: Path, eval_every: int) -> None:
     from pydoc_data.topics import topics
 
-    chunks = _chunks(topics)
-    held_out = [row for i, row in enumerate(chunks) if i % eval_every == eval_every - 1]
-    train = [row for i, row in enumerate(chunks) if i % eval_every != eval_every - 1]
+    train, held_out = split(topics, eval_every)
     with atomic_path(out_dir, directory=True) as tmp:
         _write_parquet(train, tmp / TRAIN_FILE)
         _write_parquet(held_out, tmp / EVAL_FILE)
         record = {
             "source": f"pydoc_data.topics of CPython {platform.python_version()}",
-            "split": f"every {eval_every}th chunk of about {CHUNK_CHARS} characters is held out",
+            "split": f"every {eval_every}th chunk of about {CHUNK_CHARS} characters is held out; "
+                     "its paragraphs are removed from training",
             "files": {
                 name: {"sha256": sha256_file(tmp / name), "chunks": len(rows), "chars": sum(len(x) for _, x in rows)}
                 for name, rows in ((TRAIN_FILE, train), (EVAL_FILE, held_out))
@@ -90,7 +109,7 @@ def sentences(texts: list[str], count: int, min_chars: int = 30, max_chars: int 
     """The first `count` prose sentences of `texts`, whitespace folded, code-like lines skipped."""
     found: list[str] = []
     for text in texts:
-        for paragraph in re.split(r"\n\s*\n", text):
+        for paragraph in _PARAGRAPH_BREAK.split(text):
             if paragraph.startswith((" ", "\t", ">>>")):
                 continue  # indented blocks are code or grammar, not sentences
             for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):

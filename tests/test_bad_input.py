@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -84,6 +85,30 @@ def test_architecture_llama_cpp_cannot_convert(project):
     assert_one_error(result, "model/config.json", "NoSuchArchitectureModel")
     assert not (project / "build/base.gguf").exists()
     assert not list((project / "build").glob(".base.gguf.tmp-*"))
+
+
+def _hub_cache(hf_home: Path, repo_id: str, files: Path) -> str:
+    """A Hugging Face hub cache holding `files` as the main revision of `repo_id`, laid out as huggingface_hub does."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = hf_home / "hub" / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(files, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return commit
+
+
+def test_hub_id_resolves_through_the_cache_offline(project, tmp_path):
+    _hub_cache(tmp_path / "hf-home", "example-org/minilm", project / "model")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["broken"] = {"source": "example-org/minilm"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([sys.executable, str(REPO / "stages/import_model.py"), "--model", "broken", "--out", "build/hf",
+                  "--record", "build/source.json"], cwd=project, check=False,
+                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")})
+    assert result.returncode == 0, result.stderr
+    record = json.loads((project / "build/source.json").read_text())
+    assert record["origin"] == {"id": "example-org/minilm", "kind": "hub", "revision": "main"}
+    assert (project / "build/hf/model.safetensors").read_bytes() == (project / "model/model.safetensors").read_bytes()
 
 
 def test_hub_id_not_cached_offline(project, tmp_path):

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from pipeline.corpus import EVAL_FILE, TRAIN_FILE, build_corpus, paragraphs, read_texts, sentences
+from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference, log_softmax, score
 from pipeline.gates import check_gate
 from pipeline.gguf.filetypes import FILE_TYPES
@@ -75,6 +77,19 @@ def test_type_table_matches_the_linked_llama_cpp():
     for t in FILE_TYPES.values():
         constant = "LLAMA_FTYPE_ALL_F32" if t.name == "F32" else f"LLAMA_FTYPE_MOSTLY_{t.name}"
         assert getattr(llama_cpp, constant) == t.ftype, t.name
+
+
+def test_held_out_text_is_never_trained_on(tmp_path):
+    build_corpus(tmp_path / "corpus", eval_every=6)
+    train = read_texts(tmp_path / "corpus", TRAIN_FILE)
+    held_out = read_texts(tmp_path / "corpus", EVAL_FILE)
+    held_out_paragraphs = {p for text in held_out for p in paragraphs(text)}
+    assert not held_out_paragraphs & {p for text in train for p in paragraphs(text)}
+    assert sum(map(len, held_out)) > 0.1 * sum(map(len, train))
+    assert len(sentences(held_out, 256)) == 256
+    (tmp_path / "corpus" / EVAL_FILE).write_bytes(b"changed")
+    with pytest.raises(ModelprepError, match="sha256 differs"):
+        read_texts(tmp_path / "corpus", EVAL_FILE)
 
 
 def test_shipped_params_load():

@@ -92,7 +92,8 @@ def check_folder(folder: Path, spec: ModelSpec) -> list[Path]:
         _check_safetensors(path)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelprepError(folder, f"missing tokenizer (none of {', '.join(TOKENIZER_FILES)})")
-    files = [p for p in tree_files(folder) if p.name not in _SKIPPED and not p.name.startswith(".")]
+    files = [p for p in tree_files(folder) if p.name not in _SKIPPED
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
     if safetensors:  # pickles beside safetensors are never needed
         files = [p for p in files if p not in pickles]
     return files

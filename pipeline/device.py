@@ -15,13 +15,22 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def resolve_device(requested: str) -> str:
-    """`auto` means CUDA when torch sees a CUDA GPU, else CPU; `cuda` without one is an error."""
+def resolve_device(requested: str, runtime: str, gpu_build: bool = True) -> str:
+    """The device one runtime runs on.
+
+    `auto` is CUDA when a GPU is visible and this runtime's build can use it, else the CPU, so a
+    GPU machine with a CPU-only llama.cpp build still validates (and records that it used the CPU).
+    `cuda` that cannot be honoured is an error, never a silent fallback.
+    """
+    if requested == "cpu":
+        return "cpu"
+    if gpu_build and cuda_available():
+        return "cuda"
     if requested == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if requested == "cuda" and not cuda_available():
-        raise ModelprepError("params.yaml", "evaluation.device is 'cuda' but torch sees no CUDA GPU")
-    return requested
+        return "cpu"
+    why = (f"{runtime} was built without CUDA (rebuild with `make setup LLAMA_CUDA=1`)" if not gpu_build
+           else "torch sees no CUDA GPU")
+    raise ModelprepError("params.yaml", f"evaluation.device is 'cuda' but {why}")
 
 
 @cache

@@ -12,7 +12,7 @@ from pipeline.gguf.inspect import describe_gguf
 from pipeline.params import EvaluationSpec
 from pipeline.progress import log
 from pipeline.runtimes.base import Runtime
-from pipeline.runtimes.llama_cpp import LlamaCppRuntime
+from pipeline.runtimes.llama_cpp import LlamaCppRuntime, gpu_offload_supported
 from pipeline.runtimes.torch_hf import TorchReference
 
 
@@ -25,7 +25,7 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
         inputs = decoder_windows(hf_dir, texts, spec.window, spec.min_tokens)
     else:
         inputs = sentences(texts, spec.sentences)
-    device = resolve_device(spec.device)
+    device = resolve_device(spec.device, "PyTorch")
     runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens)
     outputs = reference_outputs(runtime, kind, inputs, stage)
     record = {
@@ -40,7 +40,8 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
 def candidate_runtime(artifact: Path, kind: str, spec: EvaluationSpec) -> Runtime:
     """The runtime that serves this artifact's format (GGUF today)."""
     n_ctx = spec.window if kind == "decoder" else spec.max_sentence_tokens
-    return LlamaCppRuntime(artifact, kind, resolve_device(spec.device), spec.threads, n_ctx)
+    device = resolve_device(spec.device, "llama.cpp", gpu_offload_supported())
+    return LlamaCppRuntime(artifact, kind, device, spec.threads, n_ctx)
 
 
 def validate_variant(model: str, variant: str, artifact: Path, reference_dir: Path, spec: EvaluationSpec,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.corpus import EVAL_FILE, TRAIN_FILE, build_corpus, paragraphs, read_texts, sentences
+from pipeline.device import resolve_device
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference, log_softmax, score
 from pipeline.gates import check_gate
@@ -69,6 +70,13 @@ def test_gate_bounds_apply_by_model_kind():
     assert [(c.bound.field, c.passed) for c in checks] == [("max_mean_kld", False), ("min_same_top1", True)]
     (cosine,) = check_gate("Q4_0", "encoder", gate, {"mean_cosine": 0.99})
     assert cosine.passed  # the bound is inclusive
+
+
+def test_auto_device_follows_what_the_runtime_build_can_use():
+    assert resolve_device("auto", "llama.cpp", gpu_build=False) == "cpu"
+    assert resolve_device("cpu", "PyTorch") == "cpu"
+    with pytest.raises(ModelprepError, match="evaluation.device is 'cuda' but llama.cpp was built without CUDA"):
+        resolve_device("cuda", "llama.cpp", gpu_build=False)
 
 
 def test_type_table_matches_the_linked_llama_cpp():

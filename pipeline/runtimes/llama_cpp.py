@@ -23,9 +23,6 @@ class LlamaCppRuntime(Runtime):
     def __init__(self, gguf: Path, kind: str, device: str, threads: int, n_ctx: int):
         import llama_cpp
 
-        if device == "cuda" and not gpu_offload_supported():
-            raise ModelprepError(gguf, "CUDA requested but llama-cpp-python was built without GPU support; "
-                                       "rebuild with `make setup LLAMA_CUDA=1`")
         self.device = device
         try:
             self.llm = llama_cpp.Llama(

@@ -7,7 +7,6 @@ the same record, and `git diff manifests/` shows exactly what a rebuild changed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import file_record, read_json, write_json
@@ -27,7 +26,7 @@ class GateFailed(ModelprepError):
 
 
 def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_path: Path, run_path: Path,
-                 source_record: Path, out: Path) -> dict[str, Any]:
+                 source_record: Path, out: Path) -> None:
     metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
     kind = source["kind"]
     gate = params.gate(variant)
@@ -46,7 +45,6 @@ def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_p
         "files": [file_record(gguf.resolve(), Path.cwd().resolve())],
         "format": "gguf",
         "gguf": describe_gguf(gguf),
-        "size": metrics["size"],
         "kind": kind,
         "model": model,
         "quantization": {"base": params.gguf.outtype, "llama_ftype": ftype.ftype, "precision": ftype.precision,
@@ -58,4 +56,3 @@ def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_p
     }
     write_json(out, record)
     log(STAGE, f"{model} {variant}: released, record {out}")
-    return record

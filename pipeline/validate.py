@@ -58,7 +58,6 @@ def validate_variant(model: str, variant: str, artifact: Path, reference_dir: Pa
             "inputs": len(reference.inputs),
             "window": spec.window if reference.kind == "decoder" else None,
         },
-        "kind": reference.kind,
     }
     runtime.close()
     size = {"bits_per_weight": describe_gguf(artifact)["bits_per_weight"], "bytes": artifact.stat().st_size}

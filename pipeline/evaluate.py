@@ -40,24 +40,25 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_tokens: int) -> np.ndarray:
-    """Windows of `window` tokens: BOS then window-1 tokens of held-out text, enough to score min_tokens."""
+    """Windows of `window` tokens of held-out text, enough to score min_tokens (window-1 per window).
+
+    Each starts with BOS where the tokenizer has one; otherwise its first text token is context only.
+    """
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    bos = tokenizer.bos_token_id
-    if bos is None:
-        raise ModelprepError(tokenizer_dir, "the tokenizer defines no BOS token to start evaluation windows with")
+    prefix = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     stream: list[int] = []
     for text in texts:
         stream.extend(tokenizer.encode(text, add_special_tokens=False))
         if tokenizer.eos_token_id is not None:
             stream.append(tokenizer.eos_token_id)
-    body = window - 1
-    count = math.ceil(min_tokens / body)
+    body = window - len(prefix)
+    count = math.ceil(min_tokens / (window - 1))
     if count * body > len(stream):
         raise ModelprepError("eval.parquet", f"held-out text gives {len(stream)} tokens; "
                                              f"{count} windows of {body} need {count * body}")
-    return np.array([[bos] + stream[i * body:(i + 1) * body] for i in range(count)], dtype=np.int32)
+    return np.array([prefix + stream[i * body:(i + 1) * body] for i in range(count)], dtype=np.int32)
 
 
 def reference_outputs(runtime: Runtime, kind: str, inputs: np.ndarray | list[str], stage: str) -> np.ndarray:

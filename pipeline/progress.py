@@ -62,7 +62,3 @@ class StepProgress:
             self.last = now
             rate = self.done / max(now - self.start, 1e-9)
             log(self.stage, f"{self.what}: {self.done}/{self.total} {self.unit} ({rate:.1f} {self.unit}/s){note}")
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start

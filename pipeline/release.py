@@ -21,10 +21,6 @@ RECORD_VERSION = 1
 STAGE = "release"
 
 
-class GateFailed(ModelprepError):
-    """The variant was measured and is not accurate enough to release."""
-
-
 def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_path: Path, run_path: Path,
                  source_record: Path, out: Path) -> None:
     metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
@@ -35,8 +31,8 @@ def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_p
         log(STAGE, f"{model} {variant}: {check.describe()}")
     failed = [c for c in checks if not c.passed]
     if failed:
-        raise GateFailed(metrics_path, f"{model} {variant} is not released: "
-                                       + "; ".join(c.describe() for c in failed))
+        raise ModelprepError(metrics_path, f"{model} {variant} is not released: "
+                                            + "; ".join(c.describe() for c in failed))
     ftype = file_type(variant)
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},

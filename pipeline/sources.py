@@ -15,12 +15,11 @@ import importlib.metadata
 import importlib.util
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import atomic_path, file_record, tree_files, write_json
+from pipeline.fileio import atomic_path, copy_with_record, tree_files, write_json
 from pipeline.params import ModelSpec
 from pipeline.progress import ByteProgress, log
 
@@ -123,16 +122,12 @@ def import_model(spec: ModelSpec, root: Path, out_dir: Path, record_path: Path) 
     total = sum(p.stat().st_size for p in files)
     progress = ByteProgress(STAGE, f"copying {spec.name}", total)
     with atomic_path(out_dir, directory=True) as tmp:
-        for path in files:
-            target = tmp / path.relative_to(folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            progress.advance(path.stat().st_size)
+        records = [copy_with_record(p, tmp / p.relative_to(folder), tmp, progress) for p in files]
         progress.finish()
         record = {
             "kind": infer_kind(tmp, spec),
             "origin": origin,
-            "files": [file_record(p, tmp) for p in tree_files(tmp)],
+            "files": sorted(records, key=lambda r: r["path"]),
         }
     write_json(record_path, record)
     log(STAGE, f"{spec.name}: {len(files)} files from {origin['kind']} source {origin['id']}, {record['kind']}")

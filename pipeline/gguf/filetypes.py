@@ -17,26 +17,25 @@ class FileType:
     name: str
     ftype: int  # llama_ftype in llama.h
     precision: str  # what a registry filters on: float, int8, int4 ...
-    note: str  # llama.cpp's own figure, from tools/quantize/quantize.cpp
 
 
 _TABLE = (
-    FileType("F32", 0, "float32", "26.00G @ 7B"),
-    FileType("F16", 1, "float16", "+0.0020 ppl @ Mistral-7B"),
-    FileType("BF16", 32, "bfloat16", "-0.0050 ppl @ Mistral-7B"),
-    FileType("Q8_0", 7, "int8", "+0.0026 ppl @ Llama-3-8B"),
-    FileType("Q6_K", 18, "int6", "+0.0217 ppl @ Llama-3-8B"),
-    FileType("Q5_K_M", 17, "int5", "+0.0569 ppl @ Llama-3-8B"),
-    FileType("Q5_K_S", 16, "int5", "+0.1049 ppl @ Llama-3-8B"),
-    FileType("Q5_0", 8, "int5", "+0.1316 ppl @ Llama-3-8B"),
-    FileType("Q5_1", 9, "int5", "+0.1062 ppl @ Llama-3-8B"),
-    FileType("Q4_K_M", 15, "int4", "+0.1754 ppl @ Llama-3-8B"),
-    FileType("Q4_K_S", 14, "int4", "+0.2689 ppl @ Llama-3-8B"),
-    FileType("Q4_0", 2, "int4", "+0.4685 ppl @ Llama-3-8B"),
-    FileType("Q4_1", 3, "int4", "+0.4511 ppl @ Llama-3-8B"),
-    FileType("IQ4_NL", 25, "int4", "4.50 bpw non-linear"),
-    FileType("Q3_K_M", 12, "int3", "+0.6569 ppl @ Llama-3-8B"),
-    FileType("Q2_K", 10, "int2", "+3.5199 ppl @ Llama-3-8B"),
+    FileType("F32", 0, "float32"),
+    FileType("F16", 1, "float16"),
+    FileType("BF16", 32, "bfloat16"),
+    FileType("Q8_0", 7, "int8"),
+    FileType("Q6_K", 18, "int6"),
+    FileType("Q5_K_M", 17, "int5"),
+    FileType("Q5_K_S", 16, "int5"),
+    FileType("Q5_0", 8, "int5"),
+    FileType("Q5_1", 9, "int5"),
+    FileType("Q4_K_M", 15, "int4"),
+    FileType("Q4_K_S", 14, "int4"),
+    FileType("Q4_0", 2, "int4"),
+    FileType("Q4_1", 3, "int4"),
+    FileType("IQ4_NL", 25, "int4"),
+    FileType("Q3_K_M", 12, "int3"),
+    FileType("Q2_K", 10, "int2"),
 )
 FILE_TYPES = {t.name: t for t in _TABLE}
 

@@ -13,26 +13,33 @@ LLAMA_SDIST := .tools/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz
 LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 LLAMA_TREE := .tools/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
 # Portable x86-64-v3 build (AVX2, FMA, F16C): the same code paths on every such CPU, so the same
-# bytes and figures. `make setup LLAMA_CUDA=1` builds with CUDA for GPU validation.
-LLAMA_CUDA ?= 0
+# bytes and figures.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-ifeq ($(LLAMA_CUDA),1)
+# `make setup CUDA=1` (or release/test) sets up for GPU validation: llama.cpp built with CUDA, and
+# onnxruntime-gpu instead of onnxruntime (requirements-cuda.txt against requirements-cpu.txt).
+# The two ONNX Runtime packages share one module name, so switching removes the other one first.
+CUDA ?= 0
+ifeq ($(CUDA),1)
 LLAMA_CMAKE_ARGS += -DGGML_CUDA=ON
-LLAMA_FLAVOUR := cuda
+FLAVOUR := cuda
+OTHER_FLAVOUR := cpu
 else
-LLAMA_FLAVOUR := cpu
+FLAVOUR := cpu
+OTHER_FLAVOUR := cuda
 endif
 # Built wheels are kept per machine, so a fresh clone does not spend five minutes compiling again.
-WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(LLAMA_FLAVOUR)
-SETUP_STAMP := $(VENV)/.setup-$(LLAMA_FLAVOUR)
+WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
+SETUP_STAMP := $(VENV)/.setup-$(FLAVOUR)
 
 .PHONY: setup release test bench constraints clean
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.txt constraints.txt pyproject.toml Makefile
+$(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@$(BIN)/pip uninstall --quiet --yes $$(grep -o '^[a-z-]*' requirements-$(OTHER_FLAVOUR).txt) 2>/dev/null || true
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-$(FLAVOUR).txt \
+	    -c constraints.txt
 	@mkdir -p .tools
 	@test -f $(LLAMA_SDIST) || $(BIN)/pip download --quiet --no-deps --no-binary :all: \
 	    -d .tools llama-cpp-python==$(LLAMA_CPP_PYTHON)
@@ -40,7 +47,7 @@ $(SETUP_STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	    { echo "$(LLAMA_SDIST): sha256 differs from the pinned one"; exit 1; }
 	@test -f $(LLAMA_TREE)/convert_hf_to_gguf.py || tar -xzf $(LLAMA_SDIST) -C .tools
 	@ls $(WHEEL_CACHE)/*.whl >/dev/null 2>&1 || { \
-	    echo "building llama-cpp-python $(LLAMA_CPP_PYTHON) ($(LLAMA_FLAVOUR)) from source: about 5 minutes on 2 cores"; \
+	    echo "building llama-cpp-python $(LLAMA_CPP_PYTHON) ($(FLAVOUR)) from source: about 5 minutes on 2 cores"; \
 	    CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-deps -w $(WHEEL_CACHE) $(LLAMA_SDIST); }
 	$(BIN)/pip install --quiet --no-deps --force-reinstall $(WHEEL_CACHE)/*.whl
 	$(BIN)/pip install --quiet --no-deps $(LLAMA_TREE)/gguf-py
@@ -59,10 +66,11 @@ bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
 	$(BIN)/python -m pipeline.bench
 
-# Re-pin every version after changing requirements.txt.
+# Re-pin every version after changing requirements.txt. ONNX Runtime is pinned in requirements-cpu.txt
+# and requirements-cuda.txt, one package per flavour, so it stays out of here.
 constraints: setup
 	@{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | \
-	    grep -v -iE '^(llama.cpp.python|gguf)[ =@]' | sed 's/+cpu$$//'; } > constraints.txt.new
+	    grep -v -iE '^(llama.cpp.python|gguf|onnxruntime[a-z-]*)[ =@]' | sed 's/+cpu$$//'; } > constraints.txt.new
 	@mv constraints.txt.new constraints.txt
 
 clean:

@@ -36,29 +36,35 @@ def _check_params(args: argparse.Namespace) -> int:
     from pipeline.params import load_params
 
     params = load_params(args.params)
-    print(f"{args.params}: ok ({len(params.models)} models x {len(params.gguf.variants)} variants)")
+    print(f"{args.params}: ok ({len(params.models)} models x {len(params.variants)} variants: "
+          f"{len(params.gguf.variants)} GGUF, {len(params.onnx.variants)} ONNX)")
     return 0
 
 
 def _describe(args: argparse.Namespace) -> int:
     from pipeline.fileio import dumps_json
     from pipeline.gguf.inspect import describe_gguf
+    from pipeline.onnx.inspect import describe_onnx
 
-    print(dumps_json(describe_gguf(Path(args.gguf))), end="")
+    path = Path(args.artifact)
+    print(dumps_json(describe_onnx(path) if path.is_dir() else describe_gguf(path)), end="")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelprep", description="Quantize Hugging Face models into validated "
-                                     "GGUF artifacts with release records. `make release` runs the whole build.")
+                                     "GGUF and ONNX artifacts with release records. `make release` runs the whole "
+                                     "build.")
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
                                                 "accuracy and gate; exit 1 if any failed or is missing")
     report.set_defaults(run=_report)
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
-    describe = commands.add_parser("describe", help="print a GGUF file's tensor types, parameters and bits per weight")
-    describe.add_argument("gguf", help="path to a .gguf file")
+    describe = commands.add_parser("describe", help="print what a variant holds: a GGUF file's tensor types, "
+                                                    "parameters and bits per weight, or an ONNX directory's opset, "
+                                                    "operators and weight types")
+    describe.add_argument("artifact", help="a .gguf file or an ONNX variant directory")
     describe.set_defaults(run=_describe)
     args = parser.parse_args(argv)
     return run_guarded(lambda: args.run(args))

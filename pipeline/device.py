@@ -19,7 +19,7 @@ def resolve_device(requested: str, runtime: str, gpu_build: bool = True) -> str:
     """The device one runtime runs on.
 
     `auto` is CUDA when a GPU is visible and this runtime's build can use it, else the CPU, so a
-    GPU machine with a CPU-only llama.cpp build still validates (and records that it used the CPU).
+    GPU machine with a CPU-only runtime build still validates (and records that it used the CPU).
     `cuda` that cannot be honoured is an error, never a silent fallback.
     """
     if requested == "cpu":
@@ -28,7 +28,7 @@ def resolve_device(requested: str, runtime: str, gpu_build: bool = True) -> str:
         return "cuda"
     if requested == "auto":
         return "cpu"
-    why = (f"{runtime} was built without CUDA (rebuild with `make setup LLAMA_CUDA=1`)" if not gpu_build
+    why = (f"{runtime} was installed without CUDA (set it up with `make setup CUDA=1`)" if not gpu_build
            else "torch sees no CUDA GPU")
     raise ModelprepError("params.yaml", f"evaluation.device is 'cuda' but {why}")
 

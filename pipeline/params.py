@@ -15,6 +15,7 @@ import yaml
 
 from pipeline.errors import ModelprepError
 from pipeline.gguf.filetypes import CONVERT_OUTTYPES, file_type
+from pipeline.onnx.variants import ONNX_VARIANTS
 
 DEFAULT_PARAMS = Path("params.yaml")
 MODEL_KINDS = ("decoder", "encoder")
@@ -60,13 +61,67 @@ class GGUFSpec:
 
 
 @dataclass(frozen=True)
+class Int8Spec:
+    """ONNX Runtime dynamic INT8: weights int8, activations quantized per call."""
+
+    per_channel: bool
+    reduce_range: bool
+
+
+@dataclass(frozen=True)
+class Int4Spec:
+    """Weight-only 4-bit blocks rounded to nearest: MatMulNBits, embeddings as GatherBlockQuantized."""
+
+    block_size: int
+    symmetric: bool
+    accuracy_level: int = field(metadata={"range": (0, 4)})  # MatMulNBits compute: 0 unset, 1 fp32 ... 4 int8
+    quantize_embeddings: bool
+
+
+@dataclass(frozen=True)
+class GPTQSpec:
+    """Weight-only 4-bit blocks chosen by GPTQ from activations of training-split windows."""
+
+    block_size: int
+    symmetric: bool
+    accuracy_level: int = field(metadata={"range": (0, 4)})
+    calibration_windows: int
+    calibration_window: int
+    percdamp: float
+    actorder: bool
+
+
+@dataclass(frozen=True)
+class ONNXSpec:
+    """Settings of each ONNX variant sit under the variant's own name, so DVC reruns only that variant."""
+
+    opset: int
+    external_data_min_mib: int
+    variants: tuple[str, ...]
+    int8: Int8Spec  # onnx.onnx-int8
+    int4: Int4Spec  # onnx.onnx-int4
+    int4_gptq: GPTQSpec  # onnx.onnx-int4-gptq
+
+
+@dataclass(frozen=True)
 class EvaluationSpec:
     device: str
+    allow_cpu_fallback: bool
     threads: int
     window: int
     min_tokens: int
     sentences: int
     max_sentence_tokens: int
+
+
+@dataclass(frozen=True)
+class PerformanceSpec:
+    """The fixed workload every variant is timed on, on the build device."""
+
+    prompt_tokens: int
+    new_tokens: int
+    sentences: int
+    repeats: int
 
 
 @dataclass(frozen=True)
@@ -87,8 +142,22 @@ class Params:
     tiny_llama: TinyLlamaSpec
     models: dict[str, ModelSpec]
     gguf: GGUFSpec
+    onnx: ONNXSpec
     evaluation: EvaluationSpec
+    performance: PerformanceSpec
     gates: dict[str, Gate] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """Every variant of every format, in params.yaml order."""
+        return self.gguf.variants + self.onnx.variants
+
+    def format_of(self, variant: str) -> str:
+        if variant in self.gguf.variants:
+            return "gguf"
+        if variant in self.onnx.variants:
+            return "onnx"
+        raise ModelprepError(self.path, f"variant {variant!r} is in neither 'gguf.variants' nor 'onnx.variants'")
 
     def model(self, name: str) -> ModelSpec:
         try:
@@ -202,16 +271,75 @@ def _gguf(r: _Reader, data: dict[str, Any]) -> GGUFSpec:
     return GGUFSpec(outtype=outtype, variants=tuple(variants))
 
 
+def _typed(r: _Reader, data: Any, where: str, spec_type: type) -> Any:
+    """A flat section of bools, floats and ints, read into `spec_type`.
+
+    Ints must be positive unless the field's metadata gives another `range`.
+    """
+    r.section(data, where)
+    fields = dataclasses.fields(spec_type)
+    r.no_extra(data, {f.name for f in fields}, where)
+    values = {}
+    for f in fields:
+        if f.type == "bool":
+            values[f.name] = r.get(data, f.name, bool, where)
+        elif f.type == "float":
+            values[f.name] = r.get(data, f.name, float, where)
+        elif "range" in f.metadata:
+            low, high = f.metadata["range"]
+            value = r.get(data, f.name, int, where)
+            if not low <= value <= high:
+                raise ModelprepError(r.path, f"'{where}.{f.name}' must be {low} to {high}, got {value}")
+            values[f.name] = value
+        else:
+            values[f.name] = r.positive(data, f.name, where)
+    return spec_type(**values)
+
+
+def _onnx(r: _Reader, data: dict[str, Any]) -> ONNXSpec:
+    r.section(data, "onnx")
+    r.no_extra(data, {"opset", "external_data_min_mib", "variants", *ONNX_VARIANTS}, "onnx")
+    variants = r.get(data, "variants", list, "onnx")
+    unknown = [v for v in variants if v not in ONNX_VARIANTS]
+    if unknown:
+        raise ModelprepError(r.path, f"'onnx.variants': unknown variant {unknown[0]!r} "
+                                     f"(supported: {', '.join(ONNX_VARIANTS)})")
+    if len(set(variants)) != len(variants):
+        raise ModelprepError(r.path, "'onnx.variants' must list each variant once")
+    spec = ONNXSpec(
+        opset=r.positive(data, "opset", "onnx"),
+        external_data_min_mib=r.positive(data, "external_data_min_mib", "onnx"),
+        variants=tuple(variants),
+        int8=_typed(r, r.get(data, "onnx-int8", dict, "onnx"), "onnx.onnx-int8", Int8Spec),
+        int4=_typed(r, r.get(data, "onnx-int4", dict, "onnx"), "onnx.onnx-int4", Int4Spec),
+        int4_gptq=_typed(r, r.get(data, "onnx-int4-gptq", dict, "onnx"), "onnx.onnx-int4-gptq", GPTQSpec),
+    )
+    r.no_extra(r.get(data, "onnx-fp32", dict, "onnx"), set(), "onnx.onnx-fp32")
+    for where, block in (("onnx-int4", spec.int4.block_size), ("onnx-int4-gptq", spec.int4_gptq.block_size)):
+        if block < 16 or block & (block - 1):
+            raise ModelprepError(r.path, f"'onnx.{where}.block_size' must be a power of two, at least 16, got {block}")
+    return spec
+
+
 def _evaluation(r: _Reader, data: dict[str, Any]) -> EvaluationSpec:
     r.section(data, "evaluation")
     names = {f.name for f in dataclasses.fields(EvaluationSpec)}
     r.no_extra(data, names, "evaluation")
     spec = EvaluationSpec(
         device=r.choice(data, "device", "evaluation", DEVICES),
-        **{n: r.positive(data, n, "evaluation") for n in sorted(names - {"device"})},
+        allow_cpu_fallback=r.get(data, "allow_cpu_fallback", bool, "evaluation"),
+        **{n: r.positive(data, n, "evaluation") for n in sorted(names - {"device", "allow_cpu_fallback"})},
     )
     if spec.window < 2:
         raise ModelprepError(r.path, "'evaluation.window' must be at least 2 tokens")
+    return spec
+
+
+def _performance(r: _Reader, data: dict[str, Any], evaluation: EvaluationSpec) -> PerformanceSpec:
+    spec = _typed(r, data, "performance", PerformanceSpec)
+    if spec.prompt_tokens + spec.new_tokens > evaluation.window:
+        raise ModelprepError(r.path, "'performance.prompt_tokens' + 'new_tokens' must fit in 'evaluation.window' "
+                                     f"({spec.prompt_tokens} + {spec.new_tokens} > {evaluation.window})")
     return spec
 
 
@@ -226,7 +354,7 @@ def _gates(r: _Reader, data: dict[str, Any], variants: tuple[str, ...]) -> dict[
         gates[variant] = Gate(**{n: r.get(entry, n, float, where, None) for n in names})
     missing = [v for v in variants if v not in gates]
     if missing:
-        raise ModelprepError(r.path, f"variant {missing[0]} in 'gguf.variants' has no entry under 'gates'")
+        raise ModelprepError(r.path, f"variant {missing[0]} has no entry under 'gates'")
     return gates
 
 
@@ -242,17 +370,25 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
-    r.no_extra(data, {"corpus", "examples", "models", "gguf", "evaluation", "gates"}, "params")
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "gates"},
+               "params")
     corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
     r.no_extra(corpus, {"eval_every"}, "corpus")
     examples = r.get(data, "examples", dict, "params")
     gguf = _gguf(r, r.get(data, "gguf", dict, "params"))
+    onnx = _onnx(r, r.get(data, "onnx", dict, "params"))
+    clash = set(gguf.variants) & set(onnx.variants)
+    if clash:
+        raise ModelprepError(path, f"variant {sorted(clash)[0]!r} is listed under both 'gguf' and 'onnx'")
+    evaluation = _evaluation(r, r.get(data, "evaluation", dict, "params"))
     return Params(
         path=path,
         corpus=CorpusSpec(eval_every=r.positive(corpus, "eval_every", "corpus")),
         tiny_llama=_tiny_llama(r, r.get(examples, "tiny-llama", dict, "examples")),
         models=_models(r, r.get(data, "models", dict, "params")),
         gguf=gguf,
-        evaluation=_evaluation(r, r.get(data, "evaluation", dict, "params")),
-        gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants),
+        onnx=onnx,
+        evaluation=evaluation,
+        performance=_performance(r, r.get(data, "performance", dict, "params"), evaluation),
+        gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants + onnx.variants),
     )

@@ -10,19 +10,18 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import file_record, read_json, write_json
+from pipeline.formats import format_of
 from pipeline.gates import check_gate, gate_dict
-from pipeline.gguf.filetypes import file_type
-from pipeline.gguf.inspect import describe_gguf
 from pipeline.params import Params
 from pipeline.progress import log
 from pipeline.toolchain import tool_versions
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: one record shape for every format; files lists every file a node downloads
 STAGE = "release"
 
 
-def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_path: Path, run_path: Path,
-                 source_record: Path, out: Path) -> None:
+def release_variant(params: Params, model: str, variant: str, artifact: Path, metrics_path: Path, run_path: Path,
+                    source_record: Path, out: Path) -> None:
     metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
     kind = source["kind"]
     gate = params.gate(variant)
@@ -33,18 +32,17 @@ def release_gguf(params: Params, model: str, variant: str, gguf: Path, metrics_p
     if failed:
         raise ModelprepError(metrics_path, f"{model} {variant} is not released: "
                                             + "; ".join(c.describe() for c in failed))
-    ftype = file_type(variant)
+    fmt = format_of(params, variant)
+    root = Path.cwd().resolve()
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},
         "device": run["device"],
         "evaluation": run["evaluation"],
-        "files": [file_record(gguf.resolve(), Path.cwd().resolve())],
-        "format": "gguf",
-        "gguf": describe_gguf(gguf),
+        "files": [file_record(path.resolve(), root) for path in fmt.files(artifact)],
+        "format": fmt.name,
+        **fmt.record(params, variant, artifact),
         "kind": kind,
         "model": model,
-        "quantization": {"base": params.gguf.outtype, "llama_ftype": ftype.ftype, "precision": ftype.precision,
-                         "type": variant},
         "record_version": RECORD_VERSION,
         "source": source,
         "tools": tool_versions(),

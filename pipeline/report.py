@@ -1,7 +1,12 @@
-"""The release table `make release` ends with, and the per-model plot data DVC draws."""
+"""The release table `make release` ends with, and the per-model plot data DVC draws.
+
+The table puts every format side by side: size, accuracy against the fp32 reference, and speed
+and memory on the build device (from each variant's performance record, when it has one).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +17,19 @@ from pipeline.progress import human_bytes
 
 METRICS_DIR = Path("metrics")
 MANIFESTS_DIR = Path("manifests")
+BUILD_DIR = Path("build")
 
 
 @dataclass(frozen=True)
 class Row:
     model: str
     variant: str
+    format: str
     size: str
     bits: str
     accuracy: str
+    speed: str
+    memory: str
     gate: str
     output: str
 
@@ -32,33 +41,52 @@ def _accuracy_text(kind: str, accuracy: dict) -> str:
     return f"cos mean {accuracy['mean_cosine']:.5f} min {accuracy['min_cosine']:.5f}"
 
 
+def _speed_text(performance: dict) -> str:
+    device = performance["runtime"]["device"].split(":", 1)[0]
+    if "decode_tokens_per_s" in performance:
+        return (f"{performance['decode_tokens_per_s']:.0f} tok/s, first {performance['first_token_ms']:.1f} ms"
+                f" ({device})")
+    return f"{performance['sentences_per_s']:.0f} sent/s, one {performance['sentence_ms']:.1f} ms ({device})"
+
+
+def _output(record: dict) -> str:
+    """The file a node downloads, or the directory holding them."""
+    paths = [f["path"] for f in record["files"]]
+    return paths[0] if len(paths) == 1 else os.path.commonpath(paths)
+
+
 def release_rows(params: Params, root: Path) -> list[Row]:
     rows = []
     for model in params.models:
-        for variant in params.gguf.variants:
+        for variant in params.variants:
+            fmt = params.format_of(variant)
             metrics_path = root / METRICS_DIR / model / f"{variant}.json"
             manifest = root / MANIFESTS_DIR / model / f"{variant}.json"
+            performance_path = root / BUILD_DIR / model / "performance" / f"{variant}.json"
             if not metrics_path.is_file():
-                rows.append(Row(model, variant, "-", "-", "not measured", "MISSING", "-"))
+                rows.append(Row(model, variant, fmt, "-", "-", "not measured", "-", "-", "MISSING", "-"))
                 continue
             metrics = read_json(metrics_path)
             kind = kind_of(metrics["accuracy"])
             checks = check_gate(variant, kind, params.gate(variant), metrics["accuracy"])
             passed = all(c.passed for c in checks)
             if passed and manifest.is_file():
-                gate, output = "PASS", read_json(manifest)["files"][0]["path"]
+                gate, output = "PASS", _output(read_json(manifest))
             elif passed:
                 gate, output = "PASS", "not released yet"
             else:
                 gate, output = "FAIL", "not released: " + ", ".join(c.short() for c in checks if not c.passed)
-            rows.append(Row(model, variant, human_bytes(metrics["size"]["bytes"]),
-                            f"{metrics['size']['bits_per_weight']:.2f}",
-                            _accuracy_text(kind, metrics["accuracy"]), gate, output))
+            performance = read_json(performance_path) if performance_path.is_file() else None
+            rows.append(Row(model, variant, fmt, human_bytes(metrics["size"]["bytes"]),
+                            f"{metrics['size']['bits_per_weight']:.2f}", _accuracy_text(kind, metrics["accuracy"]),
+                            _speed_text(performance) if performance else "not measured",
+                            human_bytes(performance["peak_rss_bytes"]) if performance else "-", gate, output))
     return rows
 
 
 def format_table(rows: list[Row]) -> str:
-    header = Row("model", "variant", "size", "bpw", "accuracy vs fp32 reference", "gate", "output")
+    header = Row("model", "variant", "format", "size", "bpw", "accuracy vs fp32 reference", "speed (device)",
+                 "peak RSS", "gate", "output")
     table = [header, *rows]
     widths = [max(len(getattr(r, f)) for r in table) for f in Row.__dataclass_fields__]
     lines = ["  ".join(v.ljust(w) for v, w in zip(vars(r).values(), widths, strict=True)).rstrip() for r in table]

@@ -57,6 +57,10 @@ def tool_versions() -> dict[str, str]:
         "llama.cpp": llama_cpp_commit(),
         "modelprep": pipeline.__version__,
         "numpy": _version("numpy"),
+        "onnx": _version("onnx"),
+        "onnxruntime": _version("onnxruntime") if _version("onnxruntime-gpu") == "not installed"
+        else f"{_version('onnxruntime-gpu')} (onnxruntime-gpu)",
+        "optimum-onnx": _version("optimum-onnx"),
         "python": platform.python_version(),
         "safetensors": _version("safetensors"),
         "sentencepiece": _version("sentencepiece"),

@@ -8,11 +8,10 @@ from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
 from pipeline.device import resolve_device
 from pipeline.evaluate import Reference, decoder_windows, reference_outputs, score, write_reference
 from pipeline.fileio import read_json, write_json
-from pipeline.gguf.inspect import describe_gguf
-from pipeline.params import EvaluationSpec
+from pipeline.formats import format_of
+from pipeline.params import EvaluationSpec, Params
+from pipeline.performance import measure_in_child
 from pipeline.progress import log
-from pipeline.runtimes.base import Runtime
-from pipeline.runtimes.llama_cpp import LlamaCppRuntime, gpu_offload_supported
 from pipeline.runtimes.torch_hf import TorchReference
 
 
@@ -30,6 +29,7 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
     outputs = reference_outputs(runtime, kind, inputs, stage)
     record = {
         "corpus": {"file": (corpus_dir / EVAL_FILE).as_posix(), "sha256": corpus_sha256(corpus_dir, EVAL_FILE)},
+        "parameters": runtime.parameters(),
         "runtime": runtime.info(),
     }
     runtime.close()
@@ -37,19 +37,14 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
     log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}")
 
 
-def candidate_runtime(artifact: Path, kind: str, spec: EvaluationSpec) -> Runtime:
-    """The runtime that serves this artifact's format (GGUF today)."""
-    n_ctx = spec.window if kind == "decoder" else spec.max_sentence_tokens
-    device = resolve_device(spec.device, "llama.cpp", gpu_offload_supported())
-    return LlamaCppRuntime(artifact, kind, device, spec.threads, n_ctx)
-
-
-def validate_variant(model: str, variant: str, artifact: Path, reference_dir: Path, spec: EvaluationSpec,
-                     metrics_out: Path, run_out: Path) -> None:
-    """Write the variant's figures (numbers only, for `dvc metrics`) and how they were measured."""
+def validate_variant(params: Params, model: str, variant: str, artifact: Path, reference_dir: Path,
+                     metrics_out: Path, run_out: Path, performance_out: Path) -> None:
+    """Score the variant in its format's runtime; write its figures (numbers only, for `dvc metrics`),
+    how they were measured, and its speed and memory on this device (a record of its own)."""
     stage = f"evaluate {model} {variant}"
+    fmt, spec = format_of(params, variant), params.evaluation
     reference = Reference.load(reference_dir)
-    runtime = candidate_runtime(artifact, reference.kind, spec)
+    runtime = fmt.open(artifact, reference.kind, spec)
     accuracy = score(runtime, reference, stage)
     run = {
         "device": {"candidate": runtime.info(), "reference": reference.record["runtime"]},
@@ -60,7 +55,10 @@ def validate_variant(model: str, variant: str, artifact: Path, reference_dir: Pa
         },
     }
     runtime.close()
-    size = {"bits_per_weight": describe_gguf(artifact)["bits_per_weight"], "bytes": artifact.stat().st_size}
+    performance = measure_in_child(fmt.name, artifact, reference_dir, spec, params.performance)
+    size = fmt.size(artifact, reference.record["parameters"])
     write_json(run_out, run)
     write_json(metrics_out, {"accuracy": accuracy, "size": size})
+    write_json(performance_out, performance)
     log(stage, ", ".join(f"{k} {v}" for k, v in accuracy.items()))
+    log(stage, ", ".join(f"{k} {v}" for k, v in performance.items() if k != "runtime"))

@@ -13,4 +13,4 @@ parser.add_argument("--model", required=True, help="model name under `models` in
 parser.add_argument("--metrics", type=Path, required=True, help="the model's metrics folder")
 parser.add_argument("--out", type=Path, required=True, help="output plot data (JSON)")
 args = parser.parse_args()
-sys.exit(run_guarded(lambda: write_plot_data(args.model, load_params().gguf.variants, args.metrics, args.out)))
+sys.exit(run_guarded(lambda: write_plot_data(args.model, load_params().variants, args.metrics, args.out)))

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from pipeline.cli import run_guarded
 from pipeline.params import load_params
-from pipeline.release import release_gguf
+from pipeline.release import release_variant
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--model", required=True, help="model name under `models` in params.yaml")
 parser.add_argument("--variant", required=True, help="variant name, e.g. Q4_0")
-parser.add_argument("--artifact", type=Path, required=True, help="the variant's GGUF file")
+parser.add_argument("--artifact", type=Path, required=True, help="the variant: a GGUF file or an ONNX directory")
 parser.add_argument("--metrics", type=Path, required=True, help="metrics from the evaluate stage")
 parser.add_argument("--run", type=Path, required=True, help="measurement record from the evaluate stage")
 parser.add_argument("--source", type=Path, required=True, help="source record from the import stage")
 parser.add_argument("--out", type=Path, required=True, help="output release record (JSON)")
 args = parser.parse_args()
-sys.exit(run_guarded(lambda: release_gguf(load_params(), args.model, args.variant, args.artifact, args.metrics,
-                                          args.run, args.source, args.out)))
+sys.exit(run_guarded(lambda: release_variant(load_params(), args.model, args.variant, args.artifact, args.metrics,
+                                             args.run, args.source, args.out)))

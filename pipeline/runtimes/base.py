@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -14,6 +14,10 @@ class Runtime(ABC):
     @abstractmethod
     def next_token_logits(self, window: np.ndarray) -> np.ndarray:
         """Logits (len(window), vocab) for the token after each position of `window`."""
+
+    @abstractmethod
+    def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
+        """Greedy decoding: the `count` tokens after `prompt`, each yielded as soon as it is decoded."""
 
     @abstractmethod
     def embed(self, sentences: list[str]) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -37,6 +37,11 @@ class LlamaCppRuntime(Runtime):
         self.llm.reset()
         self.llm.eval([int(t) for t in window])
         return np.array(self.llm.scores[: len(window)], dtype=np.float32)
+
+    def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
+        tokens = self.llm.generate([int(t) for t in prompt], top_k=1, temp=0.0, reset=True)
+        for _, token in zip(range(count), tokens):
+            yield int(token)
 
     def embed(self, sentences: list[str]) -> np.ndarray:
         return np.asarray(self.llm.embed(sentences, normalize=False, truncate=True), dtype=np.float32)

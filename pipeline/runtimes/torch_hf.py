@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from pipeline import device as devices
 from pipeline.runtimes.base import Runtime
+from pipeline.runtimes.pooling import pool, pooling_mode
 
 BATCH = 32
-
-
-def pooling_mode(hf_dir: Path) -> str:
-    """The sentence-transformers pooling the model was trained with (mean when it says none)."""
-    modules = hf_dir / "modules.json"
-    if modules.is_file():
-        for module in json.loads(modules.read_text(encoding="utf-8")):
-            if module.get("type", "").endswith("Pooling"):
-                config = json.loads((hf_dir / module["path"] / "config.json").read_text(encoding="utf-8"))
-                for mode in ("cls_token", "mean_tokens", "max_tokens", "lasttoken"):
-                    if config.get(f"pooling_mode_{mode}"):
-                        return mode
-    return "mean_tokens"
 
 
 class TorchReference(Runtime):
@@ -47,6 +34,19 @@ class TorchReference(Runtime):
             ids = torch.as_tensor(window, dtype=torch.long, device=self.device)[None]
             return self.model(input_ids=ids).logits[0].float().cpu().numpy()
 
+    def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
+        import torch
+
+        with torch.inference_mode():
+            ids = torch.as_tensor(prompt, dtype=torch.long, device=self.device)[None]
+            past = None
+            for _ in range(count):
+                result = self.model(input_ids=ids, past_key_values=past, use_cache=True)
+                past = result.past_key_values
+                token = int(result.logits[0, -1].argmax())
+                yield token
+                ids = torch.tensor([[token]], device=self.device)
+
     def embed(self, sentences: list[str]) -> np.ndarray:
         import torch
 
@@ -55,18 +55,12 @@ class TorchReference(Runtime):
             for start in range(0, len(sentences), BATCH):
                 batch = self.tokenizer(sentences[start:start + BATCH], padding=True, truncation=True,
                                        max_length=self.max_tokens, return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                if self.pooling == "cls_token":
-                    pooled = hidden[:, 0]
-                elif self.pooling == "max_tokens":
-                    pooled = hidden.masked_fill(mask == 0, float("-inf")).amax(dim=1)
-                elif self.pooling == "lasttoken":
-                    pooled = hidden[torch.arange(hidden.shape[0]), batch["attention_mask"].sum(1) - 1]
-                else:
-                    pooled = (hidden * mask).sum(1) / mask.sum(1)
-                out.append(pooled.float().cpu().numpy())
+                hidden = self.model(**batch).last_hidden_state.float().cpu().numpy()
+                out.append(pool(hidden, batch["attention_mask"].cpu().numpy(), self.pooling))
         return np.concatenate(out)
+
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
 
     def info(self) -> dict[str, Any]:
         import torch

@@ -1,0 +1,46 @@
+"""fp32 ONNX export -> one ONNX variant directory, through that variant's pass."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import atomic_path
+from pipeline.onnx.feeds import graph_inputs, is_decoder
+from pipeline.onnx.files import MODEL_FILE, check_model, copy_companions, load_model, save_model
+from pipeline.onnx.variants import ONNX_VARIANTS, PassContext
+from pipeline.params import ONNXSpec
+from pipeline.progress import human_bytes, log
+
+STAGE = "quantize_onnx"
+
+
+def model_bytes(model_dir: Path) -> int:
+    """The graph and its weights: what `size` means for an ONNX variant."""
+    return sum(p.stat().st_size for p in model_dir.iterdir() if p.name.startswith(MODEL_FILE))
+
+
+def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path, out_dir: Path) -> float:
+    """Write the variant directory `out_dir`; return the seconds the pass took."""
+    chosen = ONNX_VARIANTS[variant]
+    model = load_model(base_dir)
+    kind = "decoder" if is_decoder(graph_inputs(model)) else "encoder"
+    with atomic_path(out_dir, directory=True) as tmp, tempfile.TemporaryDirectory(dir=out_dir.parent) as scratch:
+        start = time.monotonic()
+        try:
+            result = chosen.run(model, spec, PassContext(base_dir, kind, corpus_dir, Path(scratch)))
+        except ModelprepError:
+            raise
+        except Exception as err:  # the quantizers raise assorted errors (ValueError, onnx, ORT, numpy)
+            raise ModelprepError(base_dir / MODEL_FILE, f"{variant} quantizer failed: "
+                                                        f"{type(err).__name__}: {str(err).strip()[:300]}") from None
+        seconds = time.monotonic() - start
+        save_model(result, tmp, spec.external_data_min_mib * 2**20)
+        check_model(tmp, f"{variant} quantization", out_dir)
+        copy_companions(base_dir, tmp)
+    size_in, size_out = model_bytes(base_dir), model_bytes(out_dir)
+    log(STAGE, f"{base_dir} ({human_bytes(size_in)}) -> {variant} {out_dir} ({human_bytes(size_out)}, "
+               f"{size_in / size_out:.1f}x smaller) in {seconds:.2f} s")
+    return seconds

@@ -1,0 +1,113 @@
+"""Speed and memory of one variant on the build device, measured in a process of its own.
+
+Decoders: the reference's first window cut to `prompt_tokens` is the prompt; greedy decoding of
+`new_tokens` gives the first-token latency (prompt processing plus one token) and the decode rate
+of the rest. Encoders: latency of one sentence, and sentences per second over `sentences` of them.
+Each figure is the median of `repeats` runs after one warm-up. Peak resident memory is that of
+the measuring process (interpreter, runtime and model), which is why it runs as a child: the
+evaluate stage's own memory (reference outputs, a second runtime) would otherwise count.
+Timings vary run to run, so they live in their own record, never in metrics or release records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelprepError
+from pipeline.evaluate import Reference
+from pipeline.fileio import read_json, write_json
+from pipeline.params import EvaluationSpec, PerformanceSpec
+from pipeline.runtimes.base import Runtime
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _decoder(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> dict[str, Any]:
+    prompt = reference.inputs[0][:spec.prompt_tokens]
+    list(runtime.generate(prompt, 2))
+    first, rates = [], []
+    for _ in range(spec.repeats):
+        start = time.perf_counter()
+        tokens = runtime.generate(prompt, spec.new_tokens)
+        next(tokens)
+        first_done = time.perf_counter()
+        rest = sum(1 for _ in tokens)
+        rates.append(rest / (time.perf_counter() - first_done))
+        first.append(first_done - start)
+    return {"decode_tokens_per_s": round(statistics.median(rates), 1),
+            "first_token_ms": round(1000 * statistics.median(first), 2),
+            "new_tokens": spec.new_tokens, "prompt_tokens": len(prompt)}
+
+
+def _encoder(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> dict[str, Any]:
+    batch = list(reference.inputs[:spec.sentences])
+    runtime.embed(batch[:1])
+    single, rates = [], []
+    for _ in range(spec.repeats):
+        start = time.perf_counter()
+        runtime.embed(batch[:1])
+        single.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        runtime.embed(batch)
+        rates.append(len(batch) / (time.perf_counter() - start))
+    return {"sentence_ms": round(1000 * statistics.median(single), 2),
+            "sentences": len(batch), "sentences_per_s": round(statistics.median(rates), 1)}
+
+
+def measure(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> dict[str, Any]:
+    """Speed of an open runtime on the fixed workload."""
+    return (_decoder if reference.kind == "decoder" else _encoder)(runtime, reference, spec)
+
+
+def _measure_here(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,
+                  spec: PerformanceSpec) -> dict[str, Any]:
+    from pipeline.formats import FORMATS
+
+    reference = Reference.load(reference_dir)
+    runtime = FORMATS[fmt_name].open(artifact, reference.kind, evaluation)
+    figures = measure(runtime, reference, spec)
+    info = runtime.info()
+    runtime.close()
+    return {**figures, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "repeats": spec.repeats, "runtime": info, "threads": evaluation.threads}
+
+
+def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,
+                     spec: PerformanceSpec) -> dict[str, Any]:
+    settings = json.dumps({"evaluation": dataclasses.asdict(evaluation), "performance": dataclasses.asdict(spec)})
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "performance.json"
+        # Run from the directory holding this very package, so the child imports the same code as
+        # the parent, not a `pipeline/` that happens to sit in the working directory.
+        code = subprocess.call([sys.executable, "-m", "pipeline.performance", fmt_name, str(artifact.resolve()),
+                                str(reference_dir.resolve()), settings, str(out)], cwd=PACKAGE_ROOT)
+        if code != 0:
+            raise ModelprepError(artifact, "performance measurement failed (its error is above)")
+        return read_json(out)
+
+
+def main() -> int:
+    from pipeline.cli import run_guarded
+
+    parser = argparse.ArgumentParser(description="measure one variant in this process; write its figures as JSON")
+    for name in ("format", "artifact", "reference", "settings", "out"):
+        parser.add_argument(name)
+    args = parser.parse_args()
+    settings = json.loads(args.settings)
+    return run_guarded(lambda: write_json(args.out, _measure_here(
+        args.format, Path(args.artifact), Path(args.reference), EvaluationSpec(**settings["evaluation"]),
+        PerformanceSpec(**settings["performance"]))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -52,3 +55,18 @@ def build(dest: Path) -> Path:
     result = dvc("repro", cwd=project)
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project
+
+
+@contextlib.contextmanager
+def edited_params(project: Path, edit):
+    """params.yaml changed by `edit` inside the block, restored (and rebuilt) after it."""
+    path = project / "params.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    edit(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        dvc("repro", cwd=project)

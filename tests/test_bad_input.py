@@ -124,6 +124,10 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["evaluation"].update(window="long"), ("params.yaml", "'evaluation.window' must be int")),
     (lambda p: p["models"]["broken"].update(kind="vision"), ("params.yaml", "'models.broken.kind'")),
     (lambda p: p.pop("gates"), ("params.yaml", "missing key 'params.gates'")),
+    (lambda p: p["onnx"]["variants"].append("onnx-int3"), ("params.yaml", "unknown variant 'onnx-int3'")),
+    (lambda p: p["onnx"]["onnx-int4"].update(block_size=48), ("params.yaml", "'onnx.onnx-int4.block_size'")),
+    (lambda p: p["onnx"]["onnx-int4"].update(accuracy_level=7), ("params.yaml", "accuracy_level' must be 0 to 4")),
+    (lambda p: p["performance"].update(new_tokens=100), ("params.yaml", "must fit in 'evaluation.window'")),
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)
@@ -140,3 +144,75 @@ def test_unknown_type_given_to_quantizer(project):
     result = stage(project, "quantize.py", "--base", "missing.gguf", "--type", "Q7_7", "--out", "out.gguf")
     assert result.returncode == 1 and "unknown llama.cpp quantization type 'Q7_7'" in result.stderr
     assert not (project / "out.gguf").exists()
+
+
+def test_architecture_optimum_cannot_export(project):
+    import_broken(project)
+    config = project / "build/hf/config.json"
+    config.write_text(config.read_text().replace('"bert"', '"no-such-type"'))
+    result = stage(project, "export_onnx.py", "--hf", "build/hf", "--source", "build/source.json", "--out", "build/onnx")
+    assert_one_error(result, "build/hf/config.json", "optimum cannot export")
+    assert not (project / "build/onnx").exists() and not list((project / "build").glob(".onnx.tmp-*"))
+
+
+def _onnx_dir(folder: Path, graph) -> Path:
+    """A variant-shaped folder around `graph`, with a real tokenizer beside it."""
+    import onnx
+
+    folder.mkdir(parents=True)
+    shutil.copyfile(MINILM / "tokenizer.json", folder / "tokenizer.json")
+    onnx.save_model(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)]),
+                    folder / "model.onnx")
+    return folder
+
+
+def _matmul_graph(op: str = "MatMul"):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.ones((64, 64), dtype=np.float32), "B")
+    return helper.make_graph([helper.make_node(op, ["A", "B"], ["Y"])], "g",
+                             [helper.make_tensor_value_info("A", TensorProto.FLOAT, [1, 64])],
+                             [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 64])], [weights])
+
+
+def quantize_onnx_stage(project: Path, base: Path, variant: str):
+    return stage(project, "quantize_onnx.py", "--base", str(base), "--variant", variant, "--corpus", "corpus",
+                 "--out", "build/variant")
+
+
+def test_onnx_model_that_fails_the_checker(project):
+    base = _onnx_dir(project / "base", _matmul_graph(op="NoSuchOperator"))
+    assert_one_error(quantize_onnx_stage(project, base, "onnx-fp32"), "build/variant/model.onnx",
+                     "onnx-fp32 quantization produced a model that fails onnx.checker", "NoSuchOperator")
+    assert not (project / "build/variant").exists() and not list((project / "build").glob(".variant.tmp-*"))
+
+
+def test_unreadable_onnx_model(project):
+    base = _onnx_dir(project / "base", _matmul_graph())
+    (base / "model.onnx").write_bytes(b"not a protobuf" * 10)
+    assert_one_error(quantize_onnx_stage(project, base, "onnx-int8"), "base/model.onnx", "not a readable ONNX model")
+    assert not (project / "build/variant").exists()
+
+
+def test_quantizer_error_names_the_model_and_step(project):
+    # GPTQ runs the model on tokenized training text; a graph that takes no token ids cannot be calibrated.
+    run([sys.executable, str(REPO / "stages/corpus.py"), "--out", "corpus"], cwd=project)
+    base = _onnx_dir(project / "base", _matmul_graph())
+    assert_one_error(quantize_onnx_stage(project, base, "onnx-int4-gptq"), "base/model.onnx",
+                     "onnx-int4-gptq quantizer failed")
+    assert not (project / "build/variant").exists()
+
+
+def test_cuda_requested_where_onnx_runtime_has_no_cuda(project, built):
+    from pipeline.runtimes.onnxruntime import cuda_provider_built
+
+    if cuda_provider_built():
+        pytest.skip("onnxruntime-gpu is installed here, so CUDA can be honoured")
+    edit_params(project, lambda p: p["evaluation"].update(device="cuda"))
+    result = stage(project, "evaluate.py", "--model", "tiny-llama", "--variant", "onnx-int8",
+                   "--artifact", str(built / "build/tiny-llama/onnx/onnx-int8"),
+                   "--reference", str(built / "build/tiny-llama/reference"), "--metrics", "m.json",
+                   "--run", "r.json", "--performance", "p.json")
+    assert_one_error(result, "params.yaml", "'cuda' but ONNX Runtime was installed without CUDA", "CUDA=1")
+    assert not any((project / name).exists() for name in ("m.json", "r.json", "p.json"))

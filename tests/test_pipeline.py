@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,32 +12,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from pipeline.fileio import dumps_json, sha256_file
-from tests.project import BIN, build, dvc, ran_stages, run
+from tests.project import BIN, build, dvc, edited_params, ran_stages, run
 
 MODELS = ("tiny-llama", "all-minilm-l6-v2")
-VARIANTS = ("F16", "Q8_0", "Q4_0", "Q4_K_M")
+GGUF_VARIANTS = ("F16", "Q8_0", "Q4_0", "Q4_K_M")
+ONNX_VARIANTS = ("onnx-fp32", "onnx-int8", "onnx-int4")
+VARIANTS = GGUF_VARIANTS + ONNX_VARIANTS
 
 
 def metrics(project: Path, model: str, variant: str) -> dict:
     return json.loads((project / "metrics" / model / f"{variant}.json").read_text())["accuracy"]
-
-
-@contextlib.contextmanager
-def edited_params(project: Path, edit):
-    """params.yaml changed by `edit` inside the block, restored (and rebuilt) after it."""
-    path = project / "params.yaml"
-    original = path.read_text()
-    data = yaml.safe_load(original)
-    edit(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
-        yield
-    finally:
-        path.write_text(original)
-        dvc("repro", cwd=project)
 
 
 def test_every_variant_is_released_with_a_true_record(built):
@@ -48,9 +33,18 @@ def test_every_variant_is_released_with_a_true_record(built):
             text = manifest.read_text()
             record = json.loads(text)
             assert text == dumps_json(record), "records are written with sorted keys and fixed formatting"
-            (artifact,) = record["files"]
-            assert sha256_file(built / artifact["path"]) == artifact["sha256"]
-            assert (built / artifact["path"]).stat().st_size == artifact["size"]
+            for artifact in record["files"]:
+                assert sha256_file(built / artifact["path"]) == artifact["sha256"]
+                assert (built / artifact["path"]).stat().st_size == artifact["size"]
+            if record["format"] == "onnx":
+                folder = built / "build" / model / "onnx" / variant
+                listed = {f["path"] for f in record["files"]}
+                assert listed == {p.relative_to(built).as_posix() for p in folder.rglob("*") if p.is_file()}
+                assert record["onnx"]["opset"] == 21
+                assert record["device"]["candidate"]["providers"][0] in ("CPUExecutionProvider",
+                                                                         "CUDAExecutionProvider")
+            else:
+                assert [f["path"] for f in record["files"]] == [f"build/{model}/gguf/{model}-{variant}.gguf"]
             assert record["quantization"]["type"] == variant
             assert record["tools"]["llama.cpp"] == "0c1e57098"
             assert record["accuracy"]["passed"] is True
@@ -67,12 +61,15 @@ def test_release_table_lists_every_variant(built):
     assert len(rows) == len(MODELS) * len(VARIANTS)
     assert all(" PASS " in row for row in rows)
     assert "build/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf" in result.stdout
+    assert "build/all-minilm-l6-v2/onnx/onnx-int4" in result.stdout
+    decoder_int8 = next(r for r in rows if r.startswith("tiny-llama ") and " onnx-int8 " in r)
+    assert re.search(r"\d+ tok/s, first \d+\.\d ms \(cpu\)", decoder_int8), "speed on the build device is shown"
 
 
 def test_every_variant_loads_in_llama_cpp_and_generates(built):
     import llama_cpp
 
-    for variant in VARIANTS:
+    for variant in GGUF_VARIANTS:
         llm = llama_cpp.Llama(str(built / f"build/tiny-llama/gguf/tiny-llama-{variant}.gguf"), n_ctx=128,
                               n_threads=2, verbose=False)
         out = llm.create_completion("The import statement", max_tokens=12, temperature=0.0)
@@ -91,7 +88,7 @@ def test_quantization_error_grows_as_bits_shrink(built):
     assert q8["mean_kld"] * 10 < q4["mean_kld"], "Q8_0 must be far closer to the reference than Q4_0"
     assert q8["same_top1"] > q4["same_top1"]
     assert q4["scored_tokens"] >= 4096
-    enc = {v: metrics(built, "all-minilm-l6-v2", v) for v in VARIANTS}
+    enc = {v: metrics(built, "all-minilm-l6-v2", v) for v in GGUF_VARIANTS}
     assert enc["F16"]["min_cosine"] > 0.9999
     assert enc["F16"]["mean_cosine"] > enc["Q8_0"]["mean_cosine"] > enc["Q4_0"]["mean_cosine"]
     assert enc["Q4_0"]["sentences"] >= 256
@@ -126,7 +123,7 @@ def test_changing_one_gate_reruns_only_its_releases(built):
 
     with edited_params(built, loosen):
         result = dvc("repro", cwd=built)
-        assert ran_stages(result.stdout) == {"release@tiny-llama-Q4_K_M", "release@all-minilm-l6-v2-Q4_K_M"}
+        assert ran_stages(result.stdout) == {"release_gguf@tiny-llama-Q4_K_M", "release_gguf@all-minilm-l6-v2-Q4_K_M"}
 
 
 def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
@@ -151,7 +148,7 @@ def test_adding_a_type_builds_only_that_variant(built):
 
     with edited_params(built, add_q5):
         result = dvc("repro", cwd=built)
-        expected = {f"{stage}@{model}-Q5_0" for stage in ("quantize", "evaluate", "release") for model in MODELS}
+        expected = {f"{stage}_gguf@{model}-Q5_0" for stage in ("quantize", "evaluate", "release") for model in MODELS}
         assert ran_stages(result.stdout) == expected | {f"plot@{m}" for m in MODELS}
         q5 = metrics(built, "tiny-llama", "Q5_0")["mean_kld"]
         assert metrics(built, "tiny-llama", "Q8_0")["mean_kld"] < q5 < metrics(built, "tiny-llama", "Q4_0")["mean_kld"]
@@ -177,8 +174,12 @@ def test_killed_stage_leaves_nothing_and_reruns_cleanly(built, tmp_path):
 
 def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
     second = build(tmp_path_factory.mktemp("build-b"))
-    artifacts = [f"build/{m}/gguf/{m}-{v}.gguf" for m in MODELS for v in VARIANTS]
+    artifacts = [f"build/{m}/gguf/{m}-{v}.gguf" for m in MODELS for v in GGUF_VARIANTS]
     artifacts += [f"build/{m}/gguf/base.gguf" for m in MODELS]
+    for folder in (f"build/{m}/onnx/{v}" for m in MODELS for v in ("base", *ONNX_VARIANTS)):
+        files = sorted(p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(second).as_posix() for p in (second / folder).rglob("*") if p.is_file())
+        artifacts += files
     for name in artifacts:
         assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
     weights = "build/examples/tiny-llama/model.safetensors"

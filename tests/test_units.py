@@ -15,6 +15,7 @@ from pipeline.gates import check_gate
 from pipeline.gguf.filetypes import FILE_TYPES
 from pipeline.params import Gate, ModelSpec, load_params
 from pipeline.runtimes.base import Runtime
+from pipeline.runtimes.pooling import pool
 from pipeline.sources import resolve
 from tests.project import REPO
 
@@ -30,6 +31,9 @@ class FixedLogits(Runtime):
 
     def next_token_logits(self, window):
         return self.logits
+
+    def generate(self, prompt, count):
+        yield from (int(row.argmax()) for row in self.logits[:count])
 
     def embed(self, sentences):
         return self.logits
@@ -65,6 +69,15 @@ def test_encoder_cosines():
     assert figures["mean_cosine"] == pytest.approx((1 / math.sqrt(2) + 1) / 2, rel=1e-5)
 
 
+def test_pooling_modes_match_hand_computation():
+    hidden = np.array([[[1.0, 2.0], [3.0, 6.0], [100.0, 100.0]]])  # the third token is padding
+    mask = np.array([[1, 1, 0]])
+    assert pool(hidden, mask, "mean_tokens").tolist() == [[2.0, 4.0]]
+    assert pool(hidden, mask, "cls_token").tolist() == [[1.0, 2.0]]
+    assert pool(hidden, mask, "max_tokens").tolist() == [[3.0, 6.0]]
+    assert pool(hidden, mask, "lasttoken").tolist() == [[3.0, 6.0]]
+
+
 def test_gate_bounds_apply_by_model_kind():
     gate = Gate(max_mean_kld=0.01, min_same_top1=0.9, min_mean_cosine=0.99)
     checks = check_gate("Q4_0", "decoder", gate, {"mean_kld": 0.02, "same_top1": 0.95})
@@ -76,7 +89,7 @@ def test_gate_bounds_apply_by_model_kind():
 def test_auto_device_follows_what_the_runtime_build_can_use():
     assert resolve_device("auto", "llama.cpp", gpu_build=False) == "cpu"
     assert resolve_device("cpu", "PyTorch") == "cpu"
-    with pytest.raises(ModelprepError, match="evaluation.device is 'cuda' but llama.cpp was built without CUDA"):
+    with pytest.raises(ModelprepError, match="evaluation.device is 'cuda' but llama.cpp was installed without CUDA"):
         resolve_device("cuda", "llama.cpp", gpu_build=False)
 
 

@@ -23,7 +23,7 @@ def model_bytes(model_dir: Path) -> int:
 
 
 def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path, out_dir: Path) -> float:
-    """Write the variant directory `out_dir`; return the seconds the pass took."""
+    """Write the variant directory `out_dir`; return the seconds the pass took, writing included."""
     chosen = ONNX_VARIANTS[variant]
     model = load_model(base_dir)
     kind = "decoder" if is_decoder(graph_inputs(model)) else "encoder"
@@ -36,8 +36,8 @@ def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path
         except Exception as err:  # the quantizers raise assorted errors (ValueError, onnx, ORT, numpy)
             raise ModelprepError(base_dir / MODEL_FILE, f"{variant} quantizer failed: "
                                                         f"{type(err).__name__}: {str(err).strip()[:300]}") from None
-        seconds = time.monotonic() - start
         save_model(result, tmp, spec.external_data_min_mib * 2**20)
+        seconds = time.monotonic() - start
         check_model(tmp, f"{variant} quantization", out_dir)
         copy_companions(base_dir, tmp)
     size_in, size_out = model_bytes(base_dir), model_bytes(out_dir)

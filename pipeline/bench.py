@@ -29,7 +29,7 @@ from pipeline.gguf.quantize import quantize_gguf
 from pipeline.onnx.export import export_onnx
 from pipeline.onnx.quantize import quantize_onnx
 from pipeline.params import Params, load_params
-from pipeline.performance import measure
+from pipeline.performance import measure, summary
 from pipeline.runtimes.torch_hf import TorchReference
 
 BUILD = Path("build")
@@ -89,9 +89,8 @@ def _devices(fmt_name: str) -> list[str]:
 
 
 def _rate(figures: dict) -> tuple[float, str]:
-    if "decode_tokens_per_s" in figures:
-        return figures["decode_tokens_per_s"], f"first token {figures['first_token_ms']:.2f} ms"
-    return figures["sentences_per_s"], f"one sentence {figures['sentence_ms']:.2f} ms"
+    """The number to compare (tokens or sentences per second) and the latency text beside it."""
+    return figures.get("decode_tokens_per_s", figures.get("sentences_per_s")), summary(figures)[1]
 
 
 def _runtime_rows(params: Params, model: str) -> tuple[list, list]:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from pipeline.errors import ModelprepError
+from pipeline.errors import ERROR_PREFIX, ModelprepError
 
 
 def run_guarded(action: Callable[[], object]) -> int:
@@ -18,7 +18,7 @@ def run_guarded(action: Callable[[], object]) -> int:
     try:
         status = action()
     except ModelprepError as err:
-        print(f"modelprep: error: {err}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{err}", file=sys.stderr)
         return 1
     return status if isinstance(status, int) and not isinstance(status, bool) else 0
 

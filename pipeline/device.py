@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import platform
 from functools import cache
 from pathlib import Path
@@ -9,13 +10,36 @@ from pathlib import Path
 from pipeline.errors import ModelprepError
 
 
+@cache
+def _cuda_driver() -> ctypes.CDLL | None:
+    """The CUDA driver library, initialised, or None where there is none or it finds no GPU.
+
+    Asking the driver directly keeps torch out of processes that never use it: a speed measurement
+    would otherwise count torch's few hundred MB as the variant's memory.
+    """
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    return driver if driver.cuInit(0) == 0 else None
+
+
 def cuda_available() -> bool:
-    import torch
+    """Whether a CUDA GPU is visible to this process."""
+    driver = _cuda_driver()
+    count = ctypes.c_int(0)
+    return driver is not None and driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
 
-    return torch.cuda.is_available()
+
+def gpu_name() -> str:
+    driver = _cuda_driver()
+    device, name = ctypes.c_int(0), ctypes.create_string_buffer(256)
+    if driver is None or driver.cuDeviceGet(ctypes.byref(device), 0) or driver.cuDeviceGetName(name, 256, device):
+        return "unknown GPU"
+    return name.value.decode(errors="replace")
 
 
-def resolve_device(requested: str, runtime: str, gpu_build: bool = True) -> str:
+def resolve_device(requested: str, runtime: str, gpu_build: bool) -> str:
     """The device one runtime runs on.
 
     `auto` is CUDA when a GPU is visible and this runtime's build can use it, else the CPU, so a
@@ -29,7 +53,7 @@ def resolve_device(requested: str, runtime: str, gpu_build: bool = True) -> str:
     if requested == "auto":
         return "cpu"
     why = (f"{runtime} was installed without CUDA (set it up with `make setup CUDA=1`)" if not gpu_build
-           else "torch sees no CUDA GPU")
+           else "no CUDA GPU is visible")
     raise ModelprepError("params.yaml", f"evaluation.device is 'cuda' but {why}")
 
 
@@ -45,8 +69,4 @@ def cpu_name() -> str:
 
 
 def describe(device: str) -> str:
-    if device == "cuda":
-        import torch
-
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return f"cpu:{cpu_name()}"
+    return f"cuda:{gpu_name()}" if device == "cuda" else f"cpu:{cpu_name()}"

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+ERROR_PREFIX = "modelprep: error: "  # how the command line and every stage print a ModelprepError
+
 
 class ModelprepError(Exception):
     """A problem in the user's input or environment, reported as one line and exit status 1."""
 
     def __init__(self, where: str | Path, problem: str):
         super().__init__(f"{where}: {problem}")
+
+
+def first_line(err: BaseException) -> str:
+    """A foreign exception in one line: its first line of text, or its type when it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -39,8 +39,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_tokens: int) -> np.ndarray:
-    """Windows of `window` tokens of held-out text, enough to score min_tokens (window-1 per window).
+def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_tokens: int,
+                    source: str = "eval.parquet") -> np.ndarray:
+    """Windows of `window` tokens of `source`'s text, enough to score min_tokens (window-1 per window).
 
     Each starts with BOS where the tokenizer has one; otherwise its first text token is context only.
     """
@@ -56,8 +57,8 @@ def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_toke
     body = window - len(prefix)
     count = math.ceil(min_tokens / (window - 1))
     if count * body > len(stream):
-        raise ModelprepError("eval.parquet", f"held-out text gives {len(stream)} tokens; "
-                                             f"{count} windows of {body} need {count * body}")
+        raise ModelprepError(source, f"its text gives {len(stream)} tokens; {count} windows of {body} need "
+                                     f"{count * body}")
     return np.array([prefix + stream[i * body:(i + 1) * body] for i in range(count)], dtype=np.int32)
 
 

@@ -377,9 +377,6 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     examples = r.get(data, "examples", dict, "params")
     gguf = _gguf(r, r.get(data, "gguf", dict, "params"))
     onnx = _onnx(r, r.get(data, "onnx", dict, "params"))
-    clash = set(gguf.variants) & set(onnx.variants)
-    if clash:
-        raise ModelprepError(path, f"variant {sorted(clash)[0]!r} is listed under both 'gguf' and 'onnx'")
     evaluation = _evaluation(r, r.get(data, "evaluation", dict, "params"))
     return Params(
         path=path,

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ModelprepError
+from pipeline.errors import ERROR_PREFIX, ModelprepError
 from pipeline.evaluate import Reference
 from pipeline.fileio import read_json, write_json
 from pipeline.params import EvaluationSpec, PerformanceSpec
@@ -64,6 +64,13 @@ def _encoder(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> d
             "sentences": len(batch), "sentences_per_s": round(statistics.median(rates), 1)}
 
 
+def summary(figures: dict[str, Any]) -> tuple[str, str]:
+    """The headline rate and latency of a performance record, as text."""
+    if "decode_tokens_per_s" in figures:
+        return f"{figures['decode_tokens_per_s']:.0f} tok/s", f"first token {figures['first_token_ms']:.2f} ms"
+    return f"{figures['sentences_per_s']:.0f} sent/s", f"one sentence {figures['sentence_ms']:.2f} ms"
+
+
 def measure(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> dict[str, Any]:
     """Speed of an open runtime on the fixed workload."""
     return (_decoder if reference.kind == "decoder" else _encoder)(runtime, reference, spec)
@@ -89,10 +96,16 @@ def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluat
         out = Path(scratch) / "performance.json"
         # Run from the directory holding this very package, so the child imports the same code as
         # the parent, not a `pipeline/` that happens to sit in the working directory.
-        code = subprocess.call([sys.executable, "-m", "pipeline.performance", fmt_name, str(artifact.resolve()),
-                                str(reference_dir.resolve()), settings, str(out)], cwd=PACKAGE_ROOT)
-        if code != 0:
-            raise ModelprepError(artifact, "performance measurement failed (its error is above)")
+        child = subprocess.run([sys.executable, "-m", "pipeline.performance", fmt_name, str(artifact.resolve()),
+                                str(reference_dir.resolve()), settings, str(out)], cwd=PACKAGE_ROOT,
+                               stderr=subprocess.PIPE, text=True, errors="replace", check=False)
+        if child.returncode != 0:
+            errors = [line.removeprefix(ERROR_PREFIX) for line in child.stderr.splitlines()
+                      if line.startswith(ERROR_PREFIX)]
+            why = errors[-1] if errors else (f"killed by signal {-child.returncode}" if child.returncode < 0
+                                             else f"exit status {child.returncode}: {child.stderr.strip()[-300:]}")
+            raise ModelprepError(artifact, f"performance measurement failed: {why}")
+        sys.stderr.write(child.stderr)
         return read_json(out)
 
 

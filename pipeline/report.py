@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.fileio import read_json, write_json
 from pipeline.gates import check_gate, kind_of
 from pipeline.params import Params
+from pipeline.performance import summary
 from pipeline.progress import human_bytes
 
 METRICS_DIR = Path("metrics")
@@ -42,11 +43,8 @@ def _accuracy_text(kind: str, accuracy: dict) -> str:
 
 
 def _speed_text(performance: dict) -> str:
-    device = performance["runtime"]["device"].split(":", 1)[0]
-    if "decode_tokens_per_s" in performance:
-        return (f"{performance['decode_tokens_per_s']:.0f} tok/s, first {performance['first_token_ms']:.1f} ms"
-                f" ({device})")
-    return f"{performance['sentences_per_s']:.0f} sent/s, one {performance['sentence_ms']:.1f} ms ({device})"
+    rate, latency = summary(performance)
+    return f"{rate}, {latency} ({performance['runtime']['device'].split(':', 1)[0]})"
 
 
 def _output(record: dict) -> str:

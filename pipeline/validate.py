@@ -12,7 +12,7 @@ from pipeline.formats import format_of
 from pipeline.params import EvaluationSpec, Params
 from pipeline.performance import measure_in_child
 from pipeline.progress import log
-from pipeline.runtimes.torch_hf import TorchReference
+from pipeline.runtimes.torch_hf import TorchReference, torch_cuda_build
 
 
 def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: Path, spec: EvaluationSpec,
@@ -24,7 +24,7 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
         inputs = decoder_windows(hf_dir, texts, spec.window, spec.min_tokens)
     else:
         inputs = sentences(texts, spec.sentences)
-    device = resolve_device(spec.device, "PyTorch")
+    device = resolve_device(spec.device, "PyTorch", torch_cuda_build())
     runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens)
     outputs = reference_outputs(runtime, kind, inputs, stage)
     record = {
@@ -51,7 +51,7 @@ def validate_variant(params: Params, model: str, variant: str, artifact: Path, r
         "evaluation": {
             "corpus": reference.record["corpus"],
             "inputs": len(reference.inputs),
-            "window": spec.window if reference.kind == "decoder" else None,
+            "window": int(reference.inputs.shape[1]) if reference.kind == "decoder" else None,
         },
     }
     runtime.close()

@@ -156,12 +156,14 @@ def test_architecture_optimum_cannot_export(project):
 
 
 def _onnx_dir(folder: Path, graph) -> Path:
-    """A variant-shaped folder around `graph`, with a real tokenizer beside it."""
+    """A variant-shaped folder around `graph`, with a real tokenizer and config beside it."""
     import onnx
 
     folder.mkdir(parents=True)
-    shutil.copyfile(MINILM / "tokenizer.json", folder / "tokenizer.json")
-    onnx.save_model(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)]),
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copyfile(MINILM / name, folder / name)
+    # IR version 10, as the exports are: newer onnx packages default to versions ONNX Runtime cannot load.
+    onnx.save_model(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10),
                     folder / "model.onnx")
     return folder
 
@@ -200,7 +202,7 @@ def test_quantizer_error_names_the_model_and_step(project):
     run([sys.executable, str(REPO / "stages/corpus.py"), "--out", "corpus"], cwd=project)
     base = _onnx_dir(project / "base", _matmul_graph())
     assert_one_error(quantize_onnx_stage(project, base, "onnx-int4-gptq"), "base/model.onnx",
-                     "onnx-int4-gptq quantizer failed")
+                     "onnx-int4-gptq quantizer failed", "Input number mismatch")
     assert not (project / "build/variant").exists()
 
 
@@ -216,3 +218,13 @@ def test_cuda_requested_where_onnx_runtime_has_no_cuda(project, built):
                    "--run", "r.json", "--performance", "p.json")
     assert_one_error(result, "params.yaml", "'cuda' but ONNX Runtime was installed without CUDA", "CUDA=1")
     assert not any((project / name).exists() for name in ("m.json", "r.json", "p.json"))
+
+
+def test_graph_that_is_not_an_exported_decoder_or_encoder(tmp_path):
+    from pipeline.errors import ModelprepError
+    from pipeline.runtimes.onnxruntime import OnnxRuntime
+
+    base = _onnx_dir(tmp_path / "base", _matmul_graph())
+    for kind, output in (("decoder", "logits"), ("encoder", "last_hidden_state")):
+        with pytest.raises(ModelprepError, match=f"{kind}s are read from the '{output}' output, which this graph lacks"):
+            OnnxRuntime(base, kind, "cpu", 1, False, 128)

@@ -12,7 +12,7 @@ from pipeline.params import load_params
 from pipeline.runtimes.llama_cpp import gpu_offload_supported
 from pipeline.runtimes.onnxruntime import cuda_provider_built
 
-pytestmark = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU visible to torch; this machine has none")
+pytestmark = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU; this machine has none")
 
 
 def validate_on_cuda(built, tmp_path, variant, artifact):

@@ -6,14 +6,18 @@ import dataclasses
 import json
 
 import numpy as np
+import onnx
+import pytest
 
+from pipeline.device import cuda_available
+from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference
 from pipeline.onnx.export import export_onnx
-from pipeline.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE
+from pipeline.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE, model_bytes
 from pipeline.onnx.inspect import describe_onnx
-from pipeline.onnx.quantize import model_bytes, quantize_onnx
+from pipeline.onnx.quantize import quantize_onnx
 from pipeline.params import load_params
-from pipeline.runtimes.onnxruntime import OnnxRuntime
+from pipeline.runtimes.onnxruntime import OnnxRuntime, cuda_provider_built
 from tests.project import dvc, edited_params, ran_stages
 
 MODELS = ("tiny-llama", "all-minilm-l6-v2")
@@ -27,6 +31,10 @@ def metrics(built, model, variant):
     return json.loads((built / "metrics" / model / f"{variant}.json").read_text())["accuracy"]
 
 
+def ort(folder, kind="decoder", device="cpu", allow_cpu_fallback=False):
+    return OnnxRuntime(folder, kind, device, 2, allow_cpu_fallback, 128)
+
+
 def prompt_tokens(built, count=16):
     return Reference.load(built / "build/tiny-llama/reference").inputs[0][:count]
 
@@ -37,21 +45,32 @@ def test_int8_and_int4_load_and_decode(built):
     tokenizer = AutoTokenizer.from_pretrained(variant_dir(built, "tiny-llama", "onnx-fp32"))
     prompt = tokenizer.encode("The import statement")
     for variant in ("onnx-int8", "onnx-int4"):
-        runtime = OnnxRuntime(variant_dir(built, "tiny-llama", variant), "decoder", "cpu", 2, False)
+        runtime = ort(variant_dir(built, "tiny-llama", variant))
         tokens = list(runtime.generate(np.array(prompt), 24))
         assert len(tokens) == 24 and all(0 <= t < tokenizer.vocab_size for t in tokens)
         assert tokenizer.decode(tokens).strip(), "greedy decoding produces text"
         assert runtime.info()["providers"] == ["CPUExecutionProvider"]
         runtime.close()
-        encoder = OnnxRuntime(variant_dir(built, "all-minilm-l6-v2", variant), "encoder", "cpu", 2, False)
+        encoder = ort(variant_dir(built, "all-minilm-l6-v2", variant), "encoder")
         vectors = encoder.embed(["A sentence to embed.", "Another, longer sentence to embed in the same batch."])
         assert vectors.shape == (2, 384) and np.isfinite(vectors).all() and (np.linalg.norm(vectors, axis=1) > 0).all()
+
+
+@pytest.mark.skipif(cuda_provider_built() and cuda_available(), reason="the CUDA provider starts on this machine")
+def test_a_cuda_provider_that_does_not_start_is_an_error_unless_fallback_is_allowed(built):
+    # ONNX Runtime itself falls back to the CPU when the CUDA provider cannot start (here: it is not
+    # in this build at all, the same silent path as a failed CUDA initialisation).
+    folder = variant_dir(built, "tiny-llama", "onnx-int8")
+    with pytest.raises(ModelprepError, match="CUDAExecutionProvider was requested but failed to initialize"):
+        ort(folder, device="cuda", allow_cpu_fallback=False)
+    fallback = ort(folder, device="cuda", allow_cpu_fallback=True)
+    assert fallback.info()["providers"] == ["CPUExecutionProvider"] and fallback.info()["device"].startswith("cpu:")
 
 
 def test_cached_decoding_gives_the_full_sequence_logits(built):
     # Scoring runs half a window as prefill, then one token at a time through past key/values; one
     # full-sequence call of the same graph must give the same logits.
-    runtime = OnnxRuntime(variant_dir(built, "tiny-llama", "onnx-fp32"), "decoder", "cpu", 2, False)
+    runtime = ort(variant_dir(built, "tiny-llama", "onnx-fp32"))
     window = Reference.load(built / "build/tiny-llama/reference").inputs[0]
     stepwise = runtime.next_token_logits(window)
     full, _ = runtime._step(window, runtime.io.empty_past(), 0)
@@ -79,6 +98,11 @@ def test_int4_weights_are_at_least_three_times_smaller(built):
         assert fp32 / int4 >= 3, f"{model}: {fp32} bytes fp32, {int4} bytes int4"
         operators = describe_onnx(variant_dir(built, model, "onnx-int4"))["operators"]
         assert operators.get("MatMulNBits", 0) > 0 and operators.get("GatherBlockQuantized", 0) >= 1
+        spec = load_params(built / "params.yaml").onnx.int4
+        graph = onnx.load(variant_dir(built, model, "onnx-int4") / MODEL_FILE).graph
+        settings = [{a.name: a.i for a in n.attribute} for n in graph.node if n.op_type == "MatMulNBits"]
+        assert {(s["block_size"], s["accuracy_level"], s["bits"]) for s in settings} == {
+            (spec.block_size, spec.accuracy_level, 4)}, "the params' block size and compute type reach the graph"
 
 
 def test_genai_config_is_accepted_by_onnxruntime_genai(built):
@@ -96,7 +120,7 @@ def test_genai_config_is_accepted_by_onnxruntime_genai(built):
         while not generator.is_done():
             generator.generate_next_token()
         from_genai = [int(t) for t in generator.get_sequence(0)[len(prompt):]]
-        ours = OnnxRuntime(folder, "decoder", "cpu", 2, False)
+        ours = ort(folder)
         assert len(from_genai) == 16
         assert from_genai == list(ours.generate(np.array(prompt), 16)), f"{variant}: GenAI and modelprep disagree"
         # GenAI's own tokenizer reads the shipped tokenizer files the same way transformers does
@@ -118,8 +142,8 @@ def test_large_weights_go_to_external_data_and_run_the_same(built, tmp_path):
     assert describe_onnx(tmp_path / "int4")["external_data"]
     window = Reference.load(built / "build/tiny-llama/reference").inputs[0]
     for ours, shipped in ((tmp_path / "base", "onnx-fp32"), (tmp_path / "int4", "onnx-int4")):
-        external = OnnxRuntime(ours, "decoder", "cpu", 2, False).next_token_logits(window)
-        inline = OnnxRuntime(variant_dir(built, "tiny-llama", shipped), "decoder", "cpu", 2, False)
+        external = ort(ours).next_token_logits(window)
+        inline = ort(variant_dir(built, "tiny-llama", shipped))
         np.testing.assert_array_equal(external, inline.next_token_logits(window))
 
 
@@ -133,8 +157,14 @@ def test_gptq_variant_builds_and_validates_on_the_cpu(built):
         assert ran_stages(result.stdout) == stages
         record = json.loads((built / "manifests/tiny-llama/onnx-int4-gptq.json").read_text())
         assert record["quantization"]["method"] == "weight-only GPTQ"
-        assert record["onnx"]["operators"]["MatMulNBits"] > 0
-        gptq, fp32 = record["accuracy"], metrics(built, "tiny-llama", "onnx-fp32")
-        assert fp32["mean_kld"] < gptq["mean_kld"] <= record["accuracy"]["gate"]["max_mean_kld"]
+        # The params' block size and compute type reach every 4-bit matrix of the graph.
+        spec = load_params(built / "params.yaml").onnx.int4_gptq
+        model = onnx.load(variant_dir(built, "tiny-llama", "onnx-int4-gptq") / MODEL_FILE)
+        settings = [{a.name: a.i for a in n.attribute} for n in model.graph.node if n.op_type == "MatMulNBits"]
+        assert len(settings) == 29  # every projection of 4 layers (7 each) and the output head
+        assert all(s["block_size"] == spec.block_size and s["accuracy_level"] == spec.accuracy_level and s["bits"] == 4
+                   for s in settings)
+        gptq, fp32, rtn = (metrics(built, "tiny-llama", v) for v in ("onnx-int4-gptq", "onnx-fp32", "onnx-int4"))
+        assert fp32["mean_kld"] < gptq["mean_kld"] < 3 * rtn["mean_kld"], "GPTQ is a 4-bit variant, near RTN's error"
         gptq_bytes = model_bytes(variant_dir(built, "tiny-llama", "onnx-int4-gptq"))
         assert gptq_bytes * 2 < model_bytes(variant_dir(built, "tiny-llama", "onnx-fp32"))

@@ -88,7 +88,7 @@ def test_gate_bounds_apply_by_model_kind():
 
 def test_auto_device_follows_what_the_runtime_build_can_use():
     assert resolve_device("auto", "llama.cpp", gpu_build=False) == "cpu"
-    assert resolve_device("cpu", "PyTorch") == "cpu"
+    assert resolve_device("cpu", "PyTorch", gpu_build=True) == "cpu"
     with pytest.raises(ModelprepError, match="evaluation.device is 'cuda' but llama.cpp was installed without CUDA"):
         resolve_device("cuda", "llama.cpp", gpu_build=False)
 

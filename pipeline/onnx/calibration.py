@@ -10,6 +10,7 @@ from onnxruntime.quantization import CalibrationDataReader
 from pipeline.corpus import TRAIN_FILE, read_texts, sentences
 from pipeline.evaluate import decoder_windows
 from pipeline.onnx.feeds import DecoderIO, encoder_feeds, graph_inputs
+from pipeline.onnx.files import MODEL_FILE
 from pipeline.onnx.variants import PassContext
 
 
@@ -18,8 +19,8 @@ class CorpusReader(CalibrationDataReader):
         texts = read_texts(ctx.corpus_dir, TRAIN_FILE)
         inputs = graph_inputs(model)
         if ctx.kind == "decoder":
-            io = DecoderIO.of(inputs)
-            windows = decoder_windows(ctx.base_dir, texts, window, count * (window - 1))
+            io = DecoderIO.of(inputs, ctx.base_dir / MODEL_FILE)
+            windows = decoder_windows(ctx.base_dir, texts, window, count * (window - 1), TRAIN_FILE)
             self.feeds = [io.feeds(w, io.empty_past(), 0) for w in windows]
         else:
             from transformers import AutoTokenizer

@@ -12,9 +12,9 @@ import logging
 import shutil
 from pathlib import Path
 
-from pipeline.errors import ModelprepError
+from pipeline.errors import ModelprepError, first_line
 from pipeline.fileio import atomic_path, write_json
-from pipeline.onnx.files import GENAI_CONFIG, MODEL_FILE, check_model, load_model, save_model
+from pipeline.onnx.files import GENAI_CONFIG, MODEL_FILE, check_model, load_model, model_bytes, save_model
 from pipeline.onnx.genai_config import genai_config
 from pipeline.progress import human_bytes, log
 
@@ -39,12 +39,13 @@ def export_onnx(hf_dir: Path, kind: str, opset: int, external_min_bytes: int, ou
                         library_name="transformers")
         except Exception as err:  # optimum raises ValueError, KeyError, torch errors... for unsupported models
             raise ModelprepError(hf_dir / "config.json", f"optimum cannot export {architecture} as {task}: "
-                                                         f"{str(err).strip().splitlines()[0]}") from None
+                                                         f"{first_line(err)}") from None
         check_model(raw, f"export of {hf_dir}", out_dir)
         model = load_model(raw)
         save_model(model, tmp, external_min_bytes)
         for path in sorted(raw.iterdir()):
-            if path.name != MODEL_FILE and not path.name.startswith(MODEL_FILE):
+            # optimum's own model files (model.onnx, model.onnx_data) are replaced by save_model's.
+            if not path.name.startswith(MODEL_FILE):
                 shutil.copyfile(path, tmp / path.name)
         shutil.rmtree(raw)
         _copy_pooling(hf_dir, tmp)
@@ -53,9 +54,8 @@ def export_onnx(hf_dir: Path, kind: str, opset: int, external_min_bytes: int, ou
             generation = json.loads(generation_path.read_text(encoding="utf-8")) if generation_path.is_file() else {}
             write_json(tmp / GENAI_CONFIG, genai_config(
                 json.loads((tmp / "config.json").read_text(encoding="utf-8")), generation,
-                [i.name for i in model.graph.input], [o.name for o in model.graph.output], MODEL_FILE))
-        size = sum(p.stat().st_size for p in tmp.iterdir() if p.name.startswith(MODEL_FILE))
-    log(STAGE, f"wrote {out_dir} (model {human_bytes(size)})")
+                [i.name for i in model.graph.input], MODEL_FILE, hf_dir / "config.json"))
+    log(STAGE, f"wrote {out_dir} (model {human_bytes(model_bytes(out_dir))})")
 
 
 def _copy_pooling(hf_dir: Path, out_dir: Path) -> None:

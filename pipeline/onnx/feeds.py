@@ -9,12 +9,14 @@ BERT-like models, token_type_ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
-           "tensor(int32)": np.int32}
+from pipeline.errors import ModelprepError
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}  # past key/value types the runtime feeds
 
 
 _ELEMENT_TYPES = {1: "tensor(float)", 10: "tensor(float16)", 7: "tensor(int64)", 6: "tensor(int32)"}
@@ -40,15 +42,20 @@ class DecoderIO:
     kv_dtype: type
 
     @classmethod
-    def of(cls, inputs) -> "DecoderIO":
-        """From the graph's inputs, as `InferenceSession.get_inputs()` lists them."""
+    def of(cls, inputs, source: Path) -> DecoderIO:
+        """From the graph's inputs, as `InferenceSession.get_inputs()` lists them; `source` names the
+        model file in errors."""
         past = [i for i in inputs if i.name.startswith("past_key_values.")]
         if not past:
-            raise ValueError("graph has no past_key_values inputs; export with text-generation-with-past")
-        _, kv_heads, _, head_size = past[0].shape
+            raise ModelprepError(source, "a decoder graph needs past_key_values inputs "
+                                         "(optimum task text-generation-with-past)")
+        shape, kind = past[0].shape, past[0].type
+        if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1::2]) or kind not in _DTYPES:
+            raise ModelprepError(source, f"past key/values must be float tensors (batch, kv_heads, length, "
+                                         f"head_size) with fixed heads and size; {past[0].name} is {kind} {shape}")
         present = tuple(n.replace("past_key_values.", "present.") for n in (p.name for p in past))
-        return cls(tuple(i.name for i in inputs), tuple(p.name for p in past), present, int(kv_heads),
-                   int(head_size), _DTYPES[past[0].type])
+        return cls(tuple(i.name for i in inputs), tuple(p.name for p in past), present, shape[1], shape[3],
+                   _DTYPES[kind])
 
     def empty_past(self) -> dict[str, np.ndarray]:
         return {name: np.zeros((1, self.kv_heads, 0, self.head_size), dtype=self.kv_dtype) for name in self.past}

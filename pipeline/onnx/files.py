@@ -10,11 +10,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.errors import ModelprepError
+from pipeline.errors import ModelprepError, first_line
 
 MODEL_FILE = "model.onnx"
 DATA_FILE = "model.onnx.data"
 GENAI_CONFIG = "genai_config.json"
+
+
+def model_bytes(model_dir: Path) -> int:
+    """The graph and its weights on disk: what `size` means for an ONNX variant."""
+    return sum(p.stat().st_size for p in model_dir.iterdir() if p.name in (MODEL_FILE, DATA_FILE))
 
 
 def weight_bytes(model) -> int:
@@ -45,7 +50,7 @@ def load_model(model_dir: Path):
     try:
         return onnx.load(path)
     except Exception as err:  # onnx raises protobuf DecodeError, ValueError or OSError here
-        raise ModelprepError(path, f"not a readable ONNX model: {err}") from None
+        raise ModelprepError(path, f"not a readable ONNX model: {first_line(err)}") from None
 
 
 def check_model(model_dir: Path, step: str, final_dir: Path) -> None:
@@ -58,9 +63,8 @@ def check_model(model_dir: Path, step: str, final_dir: Path) -> None:
     try:
         onnx.checker.check_model(str(model_dir / MODEL_FILE), full_check=False)
     except onnx.checker.ValidationError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelprepError(final_dir / MODEL_FILE, f"{step} produced a model that fails onnx.checker: {first}") \
-            from None
+        raise ModelprepError(final_dir / MODEL_FILE,
+                             f"{step} produced a model that fails onnx.checker: {first_line(err)}") from None
 
 
 def copy_companions(src_dir: Path, dst_dir: Path) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pipeline.device import resolve_device
 from pipeline.fileio import tree_files
+from pipeline.onnx.files import model_bytes
 from pipeline.onnx.inspect import describe_onnx
-from pipeline.onnx.quantize import model_bytes
 from pipeline.onnx.variants import ONNX_VARIANTS
 from pipeline.params import EvaluationSpec, Params
 from pipeline.runtimes.base import Runtime

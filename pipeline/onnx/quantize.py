@@ -6,10 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.errors import ModelprepError
+from pipeline.errors import ModelprepError, first_line
 from pipeline.fileio import atomic_path
 from pipeline.onnx.feeds import graph_inputs, is_decoder
-from pipeline.onnx.files import MODEL_FILE, check_model, copy_companions, load_model, save_model
+from pipeline.onnx.files import MODEL_FILE, check_model, copy_companions, load_model, model_bytes, save_model
 from pipeline.onnx.variants import ONNX_VARIANTS, PassContext
 from pipeline.params import ONNXSpec
 from pipeline.progress import human_bytes, log
@@ -17,25 +17,23 @@ from pipeline.progress import human_bytes, log
 STAGE = "quantize_onnx"
 
 
-def model_bytes(model_dir: Path) -> int:
-    """The graph and its weights: what `size` means for an ONNX variant."""
-    return sum(p.stat().st_size for p in model_dir.iterdir() if p.name.startswith(MODEL_FILE))
-
-
 def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path, out_dir: Path) -> float:
-    """Write the variant directory `out_dir`; return the seconds the pass took, writing included."""
+    """Write the variant directory `out_dir`; return the seconds from reading the base to writing
+    the variant, as llama.cpp's quantizer is timed."""
     chosen = ONNX_VARIANTS[variant]
+    start = time.monotonic()
     model = load_model(base_dir)
     kind = "decoder" if is_decoder(graph_inputs(model)) else "encoder"
-    with atomic_path(out_dir, directory=True) as tmp, tempfile.TemporaryDirectory(dir=out_dir.parent) as scratch:
-        start = time.monotonic()
+    # The scratch folder is named like the output's temporaries, so a killed run's is swept too.
+    with (atomic_path(out_dir, directory=True) as tmp,
+          tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.tmp-scratch-", dir=out_dir.parent) as scratch):
         try:
             result = chosen.run(model, spec, PassContext(base_dir, kind, corpus_dir, Path(scratch)))
         except ModelprepError:
             raise
         except Exception as err:  # the quantizers raise assorted errors (ValueError, onnx, ORT, numpy)
             raise ModelprepError(base_dir / MODEL_FILE, f"{variant} quantizer failed: "
-                                                        f"{type(err).__name__}: {str(err).strip()[:300]}") from None
+                                                        f"{type(err).__name__}: {first_line(err)[:300]}") from None
         save_model(result, tmp, spec.external_data_min_mib * 2**20)
         seconds = time.monotonic() - start
         check_model(tmp, f"{variant} quantization", out_dir)

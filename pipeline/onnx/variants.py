@@ -68,8 +68,9 @@ class DynamicInt8(OnnxVariant):
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         out = ctx.scratch / "int8.onnx"
+        # External data: the scratch copy of a model past 2 GiB cannot be one protobuf file.
         quantize_dynamic(model, out, per_channel=spec.int8.per_channel, reduce_range=spec.int8.reduce_range,
-                         weight_type=QuantType.QInt8)
+                         weight_type=QuantType.QInt8, use_external_data_format=True)
         return onnx.load(out)
 
 

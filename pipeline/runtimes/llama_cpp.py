@@ -39,6 +39,9 @@ class LlamaCppRuntime(Runtime):
         return np.array(self.llm.scores[: len(window)], dtype=np.float32)
 
     def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
+        # A clean cache: generate() would otherwise reuse the cached prefix of the previous call,
+        # and a timed run would process one prompt token instead of the whole prompt.
+        self.llm.reset()
         tokens = self.llm.generate([int(t) for t in prompt], top_k=1, temp=0.0, reset=True)
         for _, token in zip(range(count), tokens):
             yield int(token)

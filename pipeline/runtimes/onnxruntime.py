@@ -51,7 +51,7 @@ def _batch_tokenizer(model_dir: Path, max_tokens: int):
 
 class OnnxRuntime(Runtime):
     def __init__(self, model_dir: Path, kind: str, device: str, threads: int, allow_cpu_fallback: bool,
-                 max_tokens: int = 512):
+                 max_tokens: int):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -75,9 +75,13 @@ class OnnxRuntime(Runtime):
                                "evaluation.allow_cpu_fallback allows")
         inputs = self.session.get_inputs()
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self.kind = kind
+        wanted_output = "logits" if kind == "decoder" else "last_hidden_state"
+        if wanted_output not in self.output_names:
+            raise ModelprepError(path, f"{kind}s are read from the '{wanted_output}' output, which this graph "
+                                       f"lacks (it outputs {', '.join(self.output_names)})")
+        self.output_index = self.output_names.index(wanted_output)
         if kind == "decoder":
-            self.io = DecoderIO.of(inputs)
+            self.io = DecoderIO.of(inputs, path)
         else:
             self.inputs = inputs
             self.tokenizer = _batch_tokenizer(model_dir, max_tokens)
@@ -85,7 +89,7 @@ class OnnxRuntime(Runtime):
 
     def _step(self, ids: np.ndarray, past: dict[str, np.ndarray], past_length: int):
         outputs = self.session.run(self.output_names, self.io.feeds(ids, past, past_length))
-        return outputs[0][0].astype(np.float32), self.io.next_past(outputs, self.output_names)
+        return outputs[self.output_index][0].astype(np.float32), self.io.next_past(outputs, self.output_names)
 
     def next_token_logits(self, window: np.ndarray) -> np.ndarray:
         prefill = max(1, len(window) // 2)

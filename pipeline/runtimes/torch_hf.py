@@ -14,6 +14,13 @@ from pipeline.runtimes.pooling import pool, pooling_mode
 BATCH = 32
 
 
+def torch_cuda_build() -> bool:
+    """Whether the installed torch can use CUDA here (a CPU build cannot, whatever the machine has)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
 class TorchReference(Runtime):
     def __init__(self, hf_dir: Path, kind: str, device: str, threads: int, max_tokens: int = 512):
         import torch

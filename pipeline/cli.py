@@ -51,6 +51,43 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(name: str):
+    from pipeline.ipfs.profiles import PROFILES
+
+    return PROFILES[name]
+
+
+def _cid(args: argparse.Namespace) -> int:
+    from pipeline.ipfs.directory import add_path
+
+    path = Path(args.path)
+    if not path.exists():
+        raise ModelprepError(path, "no such file or directory")
+    print(add_path(path, _profile(args.profile), wrap=args.wrap).cid)
+    return 0
+
+
+def _car(args: argparse.Namespace) -> int:
+    from pipeline.ipfs.car import write_car
+    from pipeline.progress import human_bytes
+
+    path = Path(args.path)
+    if not path.exists():
+        raise ModelprepError(path, "no such file or directory")
+    root, blocks = write_car(path, _profile(args.profile), Path(args.out), wrap=args.wrap)
+    print(f"{root.cid}  {args.out}  ({blocks} blocks, {human_bytes(Path(args.out).stat().st_size)}; "
+          "written locally, nothing pinned to a network)")
+    return 0
+
+
+def _car_verify(args: argparse.Namespace) -> int:
+    from pipeline.ipfs.car import verify_car
+
+    root, blocks = verify_car(Path(args.car))
+    print(f"{args.car}: root {root}, {blocks} blocks, every block matches its CID and the DAG is complete")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelprep", description="Quantize Hugging Face models into validated "
                                      "GGUF and ONNX artifacts with release records. `make release` runs the whole "
@@ -66,6 +103,23 @@ def main(argv: list[str] | None = None) -> int:
                                                     "operators and weight types")
     describe.add_argument("artifact", help="a .gguf file or an ONNX variant directory")
     describe.set_defaults(run=_describe)
+    from pipeline.ipfs.profiles import DEFAULT_PROFILE, PROFILES
+
+    for name, action, summary in (
+            ("cid", _cid, "print the CID Kubo's `ipfs add` gives a file, or `ipfs add -r` a directory"),
+            ("car", _car, "write a CAR v1 file holding every block of a file or directory, rooted at its CID")):
+        command = commands.add_parser(name, help=summary)
+        command.add_argument("path", help="a file or a directory (hidden entries are left out, as Kubo does)")
+        if name == "car":
+            command.add_argument("out", help="the CAR file to write")
+        command.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+                             help=f"Kubo import profile (default: {DEFAULT_PROFILE})")
+        command.add_argument("--wrap", action="store_true",
+                             help="wrap it in a directory under its own name, as `ipfs add -w` does")
+        command.set_defaults(run=action)
+    verify = commands.add_parser("car-verify", help="re-hash every block of a CAR file and check its DAG is complete")
+    verify.add_argument("car", help="a CAR v1 file")
+    verify.set_defaults(run=_car_verify)
     args = parser.parse_args(argv)
     return run_guarded(lambda: args.run(args))
 

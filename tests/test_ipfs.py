@@ -14,6 +14,7 @@ from pipeline.ipfs.car import read_car, verify_car, write_car
 from pipeline.ipfs.chunker import FixedSizeChunker
 from pipeline.ipfs.cid import read_varint
 from pipeline.ipfs.directory import add_path
+from pipeline.ipfs.hamt import murmur3_64
 from pipeline.ipfs.layout import FileBuilder
 from pipeline.ipfs.profiles import PROFILES
 from tests.project import BIN, run
@@ -95,13 +96,26 @@ def test_directories_at_the_hamt_threshold_match_kubo(tmp_path):
     assert str(add_path(v1, V1).cid) == "bafybeic3h7rwruealwxkacabdy45jivq2crwz6bufb5ljwupn36gicplx4"
 
 
-@pytest.mark.parametrize("profile, seed, files, name_length, last_name_length", [
-    (V0, "hamt-unixfs-v0-2015", 4033, 31, 31), (V1, "hamt-unixfs-v1-2025", 4766, 11, 22)])
-def test_one_byte_over_the_threshold_is_refused_not_misnamed(tmp_path, profile, seed, files, name_length,
-                                                             last_name_length):
+@pytest.mark.parametrize("profile, seed, files, name_length, last_name_length, expected", [
+    (V0, "hamt-unixfs-v0-2015", 4033, 31, 31, "QmeMiJzmhpJAUgynAcxTQYek5PPKgdv3qEvFsdV3XpVnvP"),
+    (V1, "hamt-unixfs-v1-2025", 4766, 11, 22, "bafybeiegvuterwurhdtkikfhbxcldohmxp566vpjdofhzmnhv6o4freidu"),
+], ids=["v0", "v1"])
+def test_one_byte_over_the_threshold_is_a_hamt_shard_as_kubo_makes_it(tmp_path, profile, seed, files, name_length,
+                                                                      last_name_length, expected):
     folder = kubo_directory(tmp_path / "dir", seed, files, name_length, last_name_length)
-    with pytest.raises(ModelprepError, match=r"over the HAMT threshold \(262145 > 262144 bytes"):
-        add_path(folder, profile)
+    root, blocks = write_car(folder, profile, tmp_path / "hamt.car")
+    assert str(root.cid) == expected
+    # The root shard has at most 256 links, and the CAR holds a complete DAG of the shards and every file.
+    assert verify_car(tmp_path / "hamt.car") == (root.cid, blocks)
+    assert blocks > 256 + 1
+
+
+def test_murmur3_matches_the_published_x64_128_values():
+    # MurmurHash3_x64_128 with seed 0 (first 64 bits): the empty input hashes to zero; "hello" and
+    # a 16-byte-block input as the reference implementation gives them.
+    assert murmur3_64(b"") == bytes(8)
+    assert murmur3_64(b"hello").hex() == "cbd8a7b341bd9b02"
+    assert murmur3_64(b"The quick brown fox jumps over the lazy dog").hex() == "e34bbc7bbc071b6c"
 
 
 def test_wrapping_is_a_directory_holding_the_entry_by_name(tmp_path):

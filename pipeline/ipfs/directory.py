@@ -1,9 +1,8 @@
 """Files and directory trees added as `ipfs add` (and `-r`, `-w`) adds them.
 
-Directories are basic UnixFS directories: named links sorted by name bytes. Hidden entries (names
-starting with a dot) are left out, as Kubo leaves them out without --hidden. A directory whose
-estimated size passes the profile's HAMT threshold would be sharded by Kubo; that is refused here
-with a clear error rather than answered with a CID Kubo would not give.
+A directory is a basic UnixFS directory (named links sorted by name bytes) until its estimated size
+is strictly over the profile's threshold; then it is a HAMT shard (`hamt`), as Kubo makes it.
+Hidden entries (names starting with a dot) are left out, as Kubo leaves them out without --hidden.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from pathlib import Path
 from pipeline.errors import ModelprepError
 from pipeline.ipfs.chunker import FixedSizeChunker
 from pipeline.ipfs.cid import CID, DAG_PB
+from pipeline.ipfs.hamt import hamt_node
 from pipeline.ipfs.layout import BlockSink, DagNode, FileBuilder
 from pipeline.ipfs.profiles import Profile
 from pipeline.ipfs.unixfs import DIRECTORY_DATA, Link, pb_node
@@ -23,8 +23,7 @@ def add_file(path: Path, profile: Profile, sink: BlockSink | None = None) -> Dag
         return FileBuilder(profile, sink).build(FixedSizeChunker(stream, profile.chunk_size))
 
 
-def directory_node(entries: list[tuple[str, DagNode]], profile: Profile, sink: BlockSink | None,
-                   where: Path | str) -> DagNode:
+def directory_node(entries: list[tuple[str, DagNode]], profile: Profile, sink: BlockSink | None) -> DagNode:
     links = [Link(node.cid, name, node.tsize) for name, node in sorted(entries, key=lambda e: e[0].encode())]
     block = pb_node(links, DIRECTORY_DATA)
     if profile.hamt_estimation == "links":
@@ -32,9 +31,7 @@ def directory_node(entries: list[tuple[str, DagNode]], profile: Profile, sink: B
     else:
         estimate = len(block)
     if estimate > profile.hamt_threshold:
-        raise ModelprepError(where, f"directory of {len(links)} entries is over the HAMT threshold "
-                                    f"({estimate} > {profile.hamt_threshold} bytes, {profile.hamt_estimation} "
-                                    "estimate); sharded directories are not supported yet")
+        return hamt_node(entries, profile, sink)
     cid = CID.of_block(block, profile.cid_version, DAG_PB)
     if sink:
         sink(cid, block)
@@ -51,5 +48,5 @@ def add_path(path: Path, profile: Profile, sink: BlockSink | None = None, wrap: 
     else:
         entries = [(child.name, add_path(child, profile, sink)) for child in sorted(path.iterdir())
                    if not child.name.startswith(".")]
-        node = directory_node(entries, profile, sink, path)
-    return directory_node([(path.name, node)], profile, sink, path) if wrap else node
+        node = directory_node(entries, profile, sink)
+    return directory_node([(path.name, node)], profile, sink) if wrap else node

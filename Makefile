@@ -57,7 +57,7 @@ $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyp
 
 release: setup
 	@status=0; dvc repro --keep-going || status=1; \
-	echo; modelprep report || status=1; exit $$status
+	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
 
 test: setup
 	$(BIN)/python -m pytest

@@ -7,7 +7,8 @@
   reference on the same inputs;
 - serving: greedy decode tokens per second and first-token latency on the fixed prompt of
   params.yaml `performance` (sentences per second for encoders), against PyTorch; where a GPU is
-  usable, each variant runs on the CPU and on CUDA and the CUDA/CPU ratio is printed.
+  usable, each variant runs on the CPU and on CUDA and the CUDA/CPU ratio is printed;
+- content ids: the CID of a 1 GiB file under each Kubo profile, against plain sha256 of the same bytes.
 Timings are printed and saved under benchmarks/ (one file per device), never asserted: these
 machines are shared and noisy.
 """
@@ -15,6 +16,7 @@ machines are shared and noisy.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import shutil
 import tempfile
@@ -123,6 +125,24 @@ def _runtime_rows(params: Params, model: str) -> tuple[list, list]:
     return scoring, serving
 
 
+def _cid_rows(scratch: Path) -> list[tuple[str, ...]]:
+    from pipeline.fileio import sha256_file
+    from pipeline.ipfs.directory import add_file
+    from pipeline.ipfs.profiles import PROFILES
+
+    data = scratch / "1GiB.bin"
+    with open(data, "wb") as handle:
+        for index in range(1024):
+            handle.write(hashlib.sha256(str(index).encode()).digest() * (2**20 // 32))
+    size = data.stat().st_size
+    baseline = _seconds(lambda: sha256_file(data))
+    rows = [("sha256 (hashlib)", f"{baseline:.2f}", f"{size / baseline / 2**20:.0f} MiB/s", "1.00x")]
+    for name, profile in PROFILES.items():
+        seconds = _seconds(lambda profile=profile: add_file(data, profile))
+        rows.append((f"CID {name}", f"{seconds:.2f}", f"{size / seconds / 2**20:.0f} MiB/s", f"{baseline / seconds:.2f}x"))
+    return rows
+
+
 def main() -> None:
     params = load_params()
     base_rows, quant_rows, scoring_rows, serving_rows = [], [], [], []
@@ -135,6 +155,8 @@ def main() -> None:
         scoring, serving = _runtime_rows(params, model)
         scoring_rows += scoring
         serving_rows += serving
+    with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
+        cid_rows = _cid_rows(Path(scratch))
     threads = params.evaluation.threads
     device = describe("cuda") if cuda_available() else describe("cpu")
     report = "\n".join([
@@ -149,6 +171,8 @@ def main() -> None:
                f"{params.performance.new_tokens} tokens; {params.performance.sentences} sentences), median of "
                f"{params.performance.repeats}", ("model", "runtime", "rate", "latency", "vs PyTorch", "CUDA vs CPU"),
                serving_rows),
+        _table("Content ids of a 1 GiB file against plain sha256 of the same bytes (page cache warm)",
+               ("hash", "seconds", "rate", "speed vs sha256"), cid_rows),
     ])
     print(report)
     RESULTS.mkdir(exist_ok=True)

@@ -88,6 +88,29 @@ def _car_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from pipeline.verify import verify_manifest
+
+    checks = verify_manifest(Path(args.manifest))
+    width = max(len(c.item) for c in checks)
+    for check in checks:
+        print(f"{'ok  ' if check.passed else 'FAIL'}  {check.item.ljust(width)}  {check.detail}")
+    failed = [c.item for c in checks if not c.passed]
+    if failed:
+        print(f"{ERROR_PREFIX}{args.manifest}: {len(failed)} check(s) failed, first: {failed[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from pipeline.index import write_index
+    from pipeline.params import load_params
+
+    rows = write_index(load_params(args.params), Path("manifests"))
+    print(f"manifests/index.json and manifests/index.parquet: {len(rows)} released variants")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelprep", description="Quantize Hugging Face models into validated "
                                      "GGUF and ONNX artifacts with release records. `make release` runs the whole "
@@ -117,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--wrap", action="store_true",
                              help="wrap it in a directory under its own name, as `ipfs add -w` does")
         command.set_defaults(run=action)
+    manifest = commands.add_parser("verify", help="re-hash a released variant's local files and CAR against its "
+                                                  "manifest (sha256, CIDv1, CIDv0); exit 1 naming what differs")
+    manifest.add_argument("manifest", help="manifests/<model>/<variant>.json")
+    manifest.set_defaults(run=_verify)
+    commands.add_parser("index", help="write manifests/index.json and index.parquet: one row per released "
+                                      "variant").set_defaults(run=_index)
     verify = commands.add_parser("car-verify", help="re-hash every block of a CAR file and check its DAG is complete")
     verify.add_argument("car", help="a CAR v1 file")
     verify.set_defaults(run=_car_verify)

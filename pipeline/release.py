@@ -1,7 +1,9 @@
 """Release records: a variant that passes its gate gets `manifests/<model>/<variant>.json`.
 
+The record describes the variant; it goes into the variant's package (`package.py`) as
+`modelprep.json`, and the manifest is the record plus the package's content ids and CAR file.
 Records hold no timestamps and sorted keys, so a rebuild that produces the same bytes produces
-the same record, and `git diff manifests/` shows exactly what a rebuild changed.
+the same record (and the same CIDs), and `git diff manifests/` shows exactly what a rebuild changed.
 """
 
 from __future__ import annotations
@@ -9,19 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import file_record, read_json, write_json
+from pipeline.fileio import read_json, sha256_file, write_json
 from pipeline.formats import format_of
 from pipeline.gates import check_gate, gate_dict
+from pipeline.package import CONTENT, package_content, package_files
 from pipeline.params import Params
 from pipeline.progress import log
 from pipeline.toolchain import tool_versions
 
-RECORD_VERSION = 2  # 2: one record shape for every format; files lists every file a node downloads
+# 2: one record shape for every format; files lists every file a node downloads.
+# 3: files are named as in the package; the artifact's build path is `artifact`; manifests add `content`.
+RECORD_VERSION = 3
 STAGE = "release"
 
 
 def release_variant(params: Params, model: str, variant: str, artifact: Path, metrics_path: Path, run_path: Path,
-                    source_record: Path, out: Path) -> None:
+                    source_record: Path, out: Path, car: Path) -> None:
     metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
     kind = source["kind"]
     gate = params.gate(variant)
@@ -34,11 +39,14 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
                                             + "; ".join(c.describe() for c in failed))
     fmt = format_of(params, variant)
     root = Path.cwd().resolve()
+    files = package_files(artifact, fmt.files(artifact))
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},
+        "artifact": artifact.resolve().relative_to(root).as_posix(),
         "device": run["device"],
         "evaluation": run["evaluation"],
-        "files": [file_record(path.resolve(), root) for path in fmt.files(artifact)],
+        "files": [{"path": name, "sha256": sha256_file(path), "size": path.stat().st_size}
+                  for name, path in files.items()],
         "format": fmt.name,
         **fmt.record(params, variant, artifact),
         "kind": kind,
@@ -48,5 +56,7 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
         "tools": tool_versions(),
         "variant": variant,
     }
-    write_json(out, record)
-    log(STAGE, f"{model} {variant}: released, record {out}")
+    content = package_content(files, record, car, root)
+    write_json(out, {**record, CONTENT: content})
+    log(STAGE, f"{model} {variant}: released, record {out}; package {content['package']['cid_v1']} written to "
+               f"{car} ({content['car']['blocks']} blocks); not pinned to any network")

@@ -1,4 +1,5 @@
-"""DVC stage: check a variant's metrics against its gate; write its release record only if it passes."""
+"""DVC stage: check a variant's metrics against its gate; only if it passes, write its release manifest and
+the CAR of its package."""
 
 import argparse
 import sys
@@ -15,7 +16,8 @@ parser.add_argument("--artifact", type=Path, required=True, help="the variant: a
 parser.add_argument("--metrics", type=Path, required=True, help="metrics from the evaluate stage")
 parser.add_argument("--run", type=Path, required=True, help="measurement record from the evaluate stage")
 parser.add_argument("--source", type=Path, required=True, help="source record from the import stage")
-parser.add_argument("--out", type=Path, required=True, help="output release record (JSON)")
+parser.add_argument("--out", type=Path, required=True, help="output release manifest (JSON)")
+parser.add_argument("--car", type=Path, required=True, help="output CAR file of the variant's package")
 args = parser.parse_args()
 sys.exit(run_guarded(lambda: release_variant(load_params(), args.model, args.variant, args.artifact, args.metrics,
-                                             args.run, args.source, args.out)))
+                                             args.run, args.source, args.out, args.car)))

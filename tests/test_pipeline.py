@@ -33,19 +33,21 @@ def test_every_variant_is_released_with_a_true_record(built):
             text = manifest.read_text()
             record = json.loads(text)
             assert text == dumps_json(record), "records are written with sorted keys and fixed formatting"
-            for artifact in record["files"]:
-                assert sha256_file(built / artifact["path"]) == artifact["sha256"]
-                assert (built / artifact["path"]).stat().st_size == artifact["size"]
+            artifact = built / record["artifact"]
+            for entry in record["files"]:
+                local = artifact / entry["path"] if artifact.is_dir() else artifact
+                assert sha256_file(local) == entry["sha256"] and local.stat().st_size == entry["size"]
             if record["format"] == "onnx":
-                folder = built / "build" / model / "onnx" / variant
+                assert artifact == built / "build" / model / "onnx" / variant
                 listed = {f["path"] for f in record["files"]}
-                assert listed == {p.relative_to(built).as_posix() for p in folder.rglob("*") if p.is_file()}
+                assert listed == {p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file()}
                 assert record["onnx"]["opset"] == 21
                 candidate = record["device"]["candidate"]
                 provider = "CUDAExecutionProvider" if candidate["device"].startswith("cuda:") else "CPUExecutionProvider"
                 assert candidate["providers"][0] == provider, "the record names the provider that really ran"
             else:
-                assert [f["path"] for f in record["files"]] == [f"build/{model}/gguf/{model}-{variant}.gguf"]
+                assert record["artifact"] == f"build/{model}/gguf/{model}-{variant}.gguf"
+                assert [f["path"] for f in record["files"]] == [f"{model}-{variant}.gguf"]
             assert record["quantization"]["type"] == variant
             assert record["tools"]["llama.cpp"] == "0c1e57098"
             assert record["accuracy"]["passed"] is True
@@ -181,9 +183,9 @@ def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
         files = sorted(p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(second).as_posix() for p in (second / folder).rglob("*") if p.is_file())
         artifacts += files
+    artifacts += [f"build/{m}/package/{v}.car" for m in MODELS for v in VARIANTS]
+    artifacts.append("build/examples/tiny-llama/model.safetensors")
     for name in artifacts:
         assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
-    weights = "build/examples/tiny-llama/model.safetensors"
-    assert sha256_file(built / weights) == sha256_file(second / weights)
     for name in (f"manifests/{m}/{v}.json" for m in MODELS for v in VARIANTS):
         assert (built / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between clean builds"

@@ -1,0 +1,72 @@
+"""Release packages: their CIDs are what `ipfs add -r` gives the package directory, their CARs hold
+every block, `modelprep verify` catches any changed byte, and the index lists every release."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+
+from pipeline.fileio import dumps_json
+from pipeline.ipfs.directory import add_path
+from pipeline.package import CONTENT, RECORD_FILE, V0, V1
+from tests.project import BIN, run
+
+RELEASES = [(m, v) for m in ("tiny-llama", "all-minilm-l6-v2")
+            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
+
+
+def manifest(built, model, variant):
+    return json.loads((built / "manifests" / model / f"{variant}.json").read_text())
+
+
+def test_package_cids_are_those_of_the_package_directory(built, tmp_path):
+    for model, variant in (("tiny-llama", "Q4_K_M"), ("all-minilm-l6-v2", "onnx-int4")):
+        record = manifest(built, model, variant)
+        content = record.pop(CONTENT)
+        folder = tmp_path / f"{model}-{variant}"
+        artifact = built / record["artifact"]
+        for entry in record["files"]:
+            target = folder / entry["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(artifact / entry["path"] if artifact.is_dir() else artifact, target)
+        (folder / RECORD_FILE).write_text(dumps_json(record), encoding="utf-8")
+        assert str(add_path(folder, V1).cid) == content["package"]["cid_v1"]
+        assert str(add_path(folder, V0).cid) == content["package"]["cid_v0"]
+        for entry in record["files"]:
+            assert str(add_path(folder / entry["path"], V1).cid) == content["files"][entry["path"]]["cid_v1"]
+        assert content["pins"] == [{"status": "not pinned: the CAR is written locally, nothing has been sent to a "
+                                              "network", "target": "car"}]
+
+
+def test_every_car_holds_its_package(built):
+    for model, variant in RELEASES:
+        content = manifest(built, model, variant)[CONTENT]
+        checked = run([str(BIN / "modelprep"), "car-verify", content["car"]["path"]], cwd=built).stdout
+        assert f"root {content['package']['cid_v1']}, {content['car']['blocks']} blocks" in checked
+
+
+def test_verify_passes_and_names_a_flipped_byte(built):
+    path = built / "build/tiny-llama/onnx/onnx-int4/tokenizer.json"
+    result = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built)
+    assert "FAIL" not in result.stdout and result.stdout.count("ok  ") >= 2 * 9 + 9 + 2
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
+        failed = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
+    finally:
+        path.write_bytes(original)
+    assert failed.returncode == 1
+    bad = [line for line in failed.stdout.splitlines() if line.startswith("FAIL")]
+    assert bad and all("tokenizer.json" in line or "package" in line for line in bad)
+    assert "first: tokenizer.json (build/tiny-llama/onnx/onnx-int4/tokenizer.json)" in failed.stderr
+
+
+def test_index_lists_every_release(built):
+    run([str(BIN / "modelprep"), "index"], cwd=built)
+    rows = json.loads((built / "manifests/index.json").read_text())["variants"]
+    assert [(r["model"], r["variant"]) for r in rows] == RELEASES
+    assert pq.read_table(built / "manifests/index.parquet").to_pylist() == rows
+    for row in rows:
+        assert row["package_cid_v1"] == manifest(built, row["model"], row["variant"])[CONTENT]["package"]["cid_v1"]

@@ -6,7 +6,6 @@ and memory on the build device (from each variant's performance record, when it 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +46,6 @@ def _speed_text(performance: dict) -> str:
     return f"{rate}, {latency} ({performance['runtime']['device'].split(':', 1)[0]})"
 
 
-def _output(record: dict) -> str:
-    """The file a node downloads, or the directory holding them."""
-    paths = [f["path"] for f in record["files"]]
-    return paths[0] if len(paths) == 1 else os.path.commonpath(paths)
-
-
 def release_rows(params: Params, root: Path) -> list[Row]:
     rows = []
     for model in params.models:
@@ -69,7 +62,7 @@ def release_rows(params: Params, root: Path) -> list[Row]:
             checks = check_gate(variant, kind, params.gate(variant), metrics["accuracy"])
             passed = all(c.passed for c in checks)
             if passed and manifest.is_file():
-                gate, output = "PASS", _output(read_json(manifest))
+                gate, output = "PASS", read_json(manifest)["artifact"]
             elif passed:
                 gate, output = "PASS", "not released yet"
             else:

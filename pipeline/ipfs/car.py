@@ -2,8 +2,8 @@
 
 The writer streams blocks as the importer makes them (each block once) and fills in the header at
 the end, when the root is known; its size depends only on the CID version, so it is reserved first.
-The reader re-hashes every block against its CID and, to verify, walks the DAG from the root so a
-missing block fails too.
+The reader streams one section at a time and re-hashes every block against its CID; to verify, it
+also walks the links from the root, so a missing block fails too.
 """
 
 from __future__ import annotations
@@ -63,15 +63,34 @@ def write_car(path: Path, profile: Profile, out: Path, wrap: bool = False) -> tu
     return root, writer.blocks
 
 
+def _read_varint(handle: BinaryIO) -> int | None:
+    """A varint from the stream, or None at a clean end of the stream."""
+    value = shift = 0
+    while True:
+        byte = handle.read(1)
+        if not byte:
+            if shift:
+                raise ValueError("truncated varint")
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+        shift += 7
+
+
 def read_car(path: Path) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
-    """The roots and the blocks of a CAR; every block is re-hashed as it is read."""
-    data = memoryview(Path(path).read_bytes())
+    """The roots and the blocks of a CAR, read one section at a time (memory stays at one block);
+    every block is re-hashed as it is read."""
+    handle = open(path, "rb")  # closed by _blocks when the caller has read them all
     try:
-        size, offset = read_varint(data, 0)
-        roots = _roots(bytes(data[offset:offset + size]))
-    except ValueError as err:
+        size = _read_varint(handle)
+        if size is None:
+            raise ValueError("empty file")
+        roots = _roots(handle.read(size))
+    except (ValueError, IndexError) as err:
+        handle.close()
         raise ModelprepError(path, f"not a CAR v1 file: {err}") from None
-    return roots, _blocks(path, data, offset + size)
+    return roots, _blocks(path, handle)
 
 
 def _roots(header: bytes) -> list[CID]:
@@ -88,18 +107,24 @@ def _roots(header: bytes) -> list[CID]:
     return roots
 
 
-def _blocks(path: Path, data: memoryview, offset: int) -> Iterator[tuple[CID, bytes]]:
-    while offset < len(data):
-        try:
-            size, offset = read_varint(data, offset)
-            cid, start = CID.read(data, offset)
-        except ValueError as err:
-            raise ModelprepError(path, f"section at byte {offset} is malformed: {err}") from None
-        block = bytes(data[start:offset + size])
-        if hashlib.sha256(block).digest() != cid.digest:
-            raise ModelprepError(path, f"block {cid} at byte {offset} does not hash to its CID")
-        yield cid, block
-        offset += size
+def _blocks(path: Path, handle: BinaryIO) -> Iterator[tuple[CID, bytes]]:
+    with handle:
+        while True:
+            offset = handle.tell()
+            try:
+                size = _read_varint(handle)
+                if size is None:
+                    return
+                section = handle.read(size)
+                if len(section) != size:
+                    raise ValueError(f"section of {size} bytes is cut at {len(section)}")
+                cid, start = CID.read(section)
+            except ValueError as err:
+                raise ModelprepError(path, f"section at byte {offset} is malformed: {err}") from None
+            block = section[start:]
+            if hashlib.sha256(block).digest() != cid.digest:
+                raise ModelprepError(path, f"block {cid} at byte {offset} does not hash to its CID")
+            yield cid, block
 
 
 def _fields(buffer: bytes) -> Iterator[tuple[int, int | bytes]]:
@@ -128,17 +153,19 @@ def verify_car(path: Path) -> tuple[CID, int]:
     roots, blocks = read_car(path)
     if len(roots) != 1:
         raise ModelprepError(path, f"expected one root, found {len(roots)}")
-    store = {bytes(cid.multihash): (cid, block) for cid, block in blocks}
+    # Only the links are kept, never the blocks, so a CAR of any size verifies in little memory.
+    links: dict[bytes, list[CID]] = {}
+    for cid, block in blocks:
+        if cid.codec not in (DAG_PB, RAW):
+            raise ModelprepError(path, f"block {cid} has codec {cid.codec:#x}; UnixFS uses dag-pb and raw")
+        links[cid.multihash] = pb_links(block) if cid.codec == DAG_PB else []
     pending, seen = [roots[0]], set()
     while pending:
         cid = pending.pop()
         if cid.multihash in seen:
             continue
         seen.add(cid.multihash)
-        if cid.multihash not in store:
+        if cid.multihash not in links:
             raise ModelprepError(path, f"block {cid} is linked from the DAG but missing from the CAR")
-        if cid.codec == DAG_PB:
-            pending.extend(pb_links(store[cid.multihash][1]))
-        elif cid.codec != RAW:
-            raise ModelprepError(path, f"block {cid} has codec {cid.codec:#x}; UnixFS uses dag-pb and raw")
-    return roots[0], len(store)
+        pending.extend(links[cid.multihash])
+    return roots[0], len(links)

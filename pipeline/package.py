@@ -17,9 +17,8 @@ from typing import Any
 
 from pipeline.fileio import atomic_path, dumps_json, sha256_file
 from pipeline.ipfs.car import CarWriter
-from pipeline.ipfs.chunker import FixedSizeChunker
-from pipeline.ipfs.directory import directory_node
-from pipeline.ipfs.layout import BlockSink, DagNode, FileBuilder
+from pipeline.ipfs.directory import add_stream, directory_node
+from pipeline.ipfs.layout import BlockSink, DagNode
 from pipeline.ipfs.profiles import PROFILES, Profile
 
 RECORD_FILE = "modelprep.json"
@@ -50,7 +49,7 @@ def _tree(entries: dict[str, Opener], profile: Profile, sink: BlockSink | None, 
             folders.setdefault(head, {})[rest] = opener
         else:
             with opener() as stream:
-                children[head] = FileBuilder(profile, sink).build(FixedSizeChunker(stream, profile.chunk_size))
+                children[head] = add_stream(stream, profile, sink)
             nodes[prefix + head] = children[head]
     for head, inner in folders.items():
         children[head] = _tree(inner, profile, sink, nodes, f"{prefix}{head}/")

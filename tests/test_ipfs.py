@@ -11,11 +11,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from pipeline.errors import ModelprepError
 from pipeline.ipfs.car import read_car, verify_car, write_car
-from pipeline.ipfs.chunker import FixedSizeChunker
 from pipeline.ipfs.cid import read_varint
-from pipeline.ipfs.directory import add_path
+from pipeline.ipfs.directory import add_path, add_stream
 from pipeline.ipfs.hamt import murmur3_64
-from pipeline.ipfs.layout import FileBuilder
 from pipeline.ipfs.profiles import PROFILES
 from tests.project import BIN, run
 
@@ -41,8 +39,7 @@ class KuboTestData(io.RawIOBase):
 
 
 def file_cid(data: io.RawIOBase | bytes, profile) -> str:
-    stream = io.BytesIO(data) if isinstance(data, bytes) else data
-    return str(FileBuilder(profile, None).build(FixedSizeChunker(stream, profile.chunk_size)).cid)
+    return str(add_stream(io.BytesIO(data) if isinstance(data, bytes) else data, profile).cid)
 
 
 @pytest.mark.parametrize("content, v0, v1", [

@@ -8,6 +8,7 @@ Hidden entries (names starting with a dot) are left out, as Kubo leaves them out
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.errors import ModelprepError
 from pipeline.ipfs.chunker import FixedSizeChunker
@@ -18,9 +19,14 @@ from pipeline.ipfs.profiles import Profile
 from pipeline.ipfs.unixfs import DIRECTORY_DATA, Link, pb_node
 
 
+def add_stream(stream: BinaryIO, profile: Profile, sink: BlockSink | None = None) -> DagNode:
+    """The file DAG of a byte stream, read in the profile's chunk size."""
+    return FileBuilder(profile, sink).build(FixedSizeChunker(stream, profile.chunk_size))
+
+
 def add_file(path: Path, profile: Profile, sink: BlockSink | None = None) -> DagNode:
     with open(path, "rb") as stream:
-        return FileBuilder(profile, sink).build(FixedSizeChunker(stream, profile.chunk_size))
+        return add_stream(stream, profile, sink)
 
 
 def directory_node(entries: list[tuple[str, DagNode]], profile: Profile, sink: BlockSink | None) -> DagNode:

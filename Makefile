@@ -31,7 +31,14 @@ endif
 WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
 SETUP_STAMP := $(VENV)/.setup-$(FLAVOUR)
 
-.PHONY: setup release test bench constraints clean
+# arlocal (npm), the local Arweave gateway the tests run and `make arlocal` serves, pinned by its
+# package-lock.json; npm ci compiles sqlite3 from source, about 80 seconds the first time.
+ARLOCAL_DIR := tests/arlocal
+ARLOCAL_STAMP := $(ARLOCAL_DIR)/node_modules/.package-lock.json
+# `make release PIN=kubo|psa|arweave` pins every released package there (default: params.yaml pin.target).
+PIN ?=
+
+.PHONY: setup release test bench constraints clean arlocal
 
 setup: $(SETUP_STAMP)
 
@@ -57,10 +64,19 @@ $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyp
 
 release: setup
 	@status=0; dvc repro --keep-going || status=1; \
+	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
 
-test: setup
+test: setup $(ARLOCAL_STAMP)
 	$(BIN)/python -m pytest
+
+$(ARLOCAL_STAMP): $(ARLOCAL_DIR)/package.json $(ARLOCAL_DIR)/package-lock.json
+	cd $(ARLOCAL_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# A local Arweave gateway on port 1984 (Ctrl-C stops it and deletes its data), for `make release PIN=arweave`.
+arlocal: $(ARLOCAL_STAMP)
+	node $(ARLOCAL_DIR)/node_modules/arlocal/bin/index.js 1984
 
 bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate

@@ -88,10 +88,52 @@ def _car_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from pipeline.verify import verify_manifest
+def _pin(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.pin.run import pin_releases
 
-    checks = verify_manifest(Path(args.manifest))
+    params = load_params(args.params)
+    target = args.target or params.pin.target
+    manifests = [Path(m) for m in args.manifests] or None
+    pins = pin_releases(params, target, manifests, Path(args.secret_file) if args.secret_file else None,
+                        args.endpoint)
+    pending = [p for p in pins if p.status != "pinned"]
+    if target == "car":
+        print("nothing has been pinned to a network: the CAR files and CIDs are in build/*/package and manifests/")
+    else:
+        print(f"{len(pins) - len(pending)} package(s) pinned at {target}, {len(pending)} pending "
+              "(manifests/<model>/<variant>.pins.json)")
+    return 0
+
+
+def _arweave_wallet(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from pipeline.arweave.wallet import Wallet, new_jwk
+
+    path = Path(args.file)
+    if path.exists():
+        raise ModelprepError(path, "already exists; a wallet is never overwritten")
+    jwk = new_jwk()
+    # Created private (0600) before anything is written into it.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(jwk, handle)
+    print(f"{path}: new Arweave wallet, address {Wallet(jwk, path).address}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.verify import verify_manifest, verify_remote
+
+    if args.remote:
+        checks = verify_remote(load_params(args.params), Path(args.manifest), args.target, args.gateway,
+                               Path(args.secret_file) if args.secret_file else None)
+    elif args.target or args.gateway:
+        raise ModelprepError(args.manifest, "--target and --gateway go with --remote")
+    else:
+        checks = verify_manifest(Path(args.manifest))
     width = max(len(c.item) for c in checks)
     for check in checks:
         print(f"{'ok  ' if check.passed else 'FAIL'}  {check.item.ljust(width)}  {check.detail}")
@@ -140,9 +182,32 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--wrap", action="store_true",
                              help="wrap it in a directory under its own name, as `ipfs add -w` does")
         command.set_defaults(run=action)
+    from pipeline.params import PIN_TARGETS
+
+    secret_help = ("file holding the target's credential instead of its environment variable: Kubo "
+                   "bearer:TOKEN or basic:USER:PASSWORD, the PSA token, or the Arweave JWK wallet")
+    pin = commands.add_parser("pin", help="pin released packages to a network and record it in "
+                                          "manifests/<model>/<variant>.pins.json; a re-run skips what is pinned")
+    pin.add_argument("manifests", nargs="*", help="manifests to pin (default: every released variant)")
+    pin.add_argument("--target", choices=PIN_TARGETS, help="where to pin (default: params.yaml pin.target)")
+    pin.add_argument("--endpoint", help="the target's URL instead of params.yaml's (Kubo API, PSA endpoint or "
+                                        "Arweave gateway)")
+    pin.add_argument("--secret-file", help=secret_help)
+    pin.set_defaults(run=_pin)
+    wallet = commands.add_parser("arweave-wallet", help="write a new Arweave wallet (4096-bit RSA JWK, file mode "
+                                                        "0600) and print its address, e.g. for arlocal")
+    wallet.add_argument("file", help="the wallet file to create; never overwritten")
+    wallet.set_defaults(run=_arweave_wallet)
     manifest = commands.add_parser("verify", help="re-hash a released variant's local files and CAR against its "
-                                                  "manifest (sha256, CIDv1, CIDv0); exit 1 naming what differs")
+                                                  "manifest (sha256, CIDv1, CIDv0), or with --remote what its "
+                                                  "pins serve; exit 1 naming what differs")
     manifest.add_argument("manifest", help="manifests/<model>/<variant>.json")
+    manifest.add_argument("--remote", action="store_true",
+                          help="read every file back from where the package is pinned (Kubo /api/v0/cat, Arweave "
+                               "/tx/{id}/data) or from --gateway, and re-hash it")
+    manifest.add_argument("--target", choices=PIN_TARGETS, help="with --remote: only this target's pins")
+    manifest.add_argument("--gateway", help="with --remote: an IPFS HTTP gateway URL to read /ipfs/CID/FILE from")
+    manifest.add_argument("--secret-file", help=secret_help)
     manifest.set_defaults(run=_verify)
     commands.add_parser("index", help="write manifests/index.json and index.parquet: one row per released "
                                       "variant").set_defaults(run=_index)

@@ -1,7 +1,8 @@
 """`manifests/index.json` and `manifests/index.parquet`: one row per released variant, for registries.
 
 Rows follow params.yaml's order (models, then GGUF and ONNX variants); a variant without a manifest
-(not built, or not released) has no row.
+(not built, or not released) has no row. `pins` lists where the package is pinned
+(`manifests/<model>/<variant>.pins.json`): "target status endpoint".
 """
 
 from __future__ import annotations
@@ -9,46 +10,53 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from pipeline.fileio import atomic_path, read_json, write_json
 from pipeline.package import CONTENT
 from pipeline.params import Params
+from pipeline.pin.pins_file import read_pins
 
-COLUMNS = ("model", "variant", "format", "kind", "precision", "package_cid_v1", "package_cid_v0", "bytes",
-           "files", "manifest")
+COLUMNS = {"model": pa.string(), "variant": pa.string(), "format": pa.string(), "kind": pa.string(),
+           "precision": pa.string(), "package_cid_v1": pa.string(), "package_cid_v0": pa.string(),
+           "bytes": pa.int64(), "files": pa.int64(), "manifest": pa.string(), "pins": pa.list_(pa.string())}
+
+
+def released_manifests(params: Params, manifests: Path) -> list[Path]:
+    """The manifest of every released variant, in params.yaml's order."""
+    paths = (manifests / model / f"{variant}.json" for model in params.models for variant in params.variants)
+    return [path for path in paths if path.is_file()]
 
 
 def index_rows(params: Params, manifests: Path) -> list[dict[str, Any]]:
     rows = []
-    for model in params.models:
-        for variant in params.variants:
-            path = manifests / model / f"{variant}.json"
-            if not path.is_file():
-                continue
-            manifest = read_json(path)
-            content = manifest[CONTENT]
-            rows.append({
-                "bytes": sum(f["size"] for f in manifest["files"]),
-                "files": len(manifest["files"]),
-                "format": manifest["format"],
-                "kind": manifest["kind"],
-                "manifest": path.as_posix(),
-                "model": model,
-                "package_cid_v0": content["package"]["cid_v0"],
-                "package_cid_v1": content["package"]["cid_v1"],
-                "precision": manifest["quantization"]["precision"],
-                "variant": variant,
-            })
+    for path in released_manifests(params, manifests):
+        manifest = read_json(path)
+        content = manifest[CONTENT]
+        cid = content["package"]["cid_v1"]
+        rows.append({
+            "bytes": sum(f["size"] for f in manifest["files"]),
+            "files": len(manifest["files"]),
+            "format": manifest["format"],
+            "kind": manifest["kind"],
+            "manifest": path.as_posix(),
+            "model": manifest["model"],
+            "package_cid_v0": content["package"]["cid_v0"],
+            "package_cid_v1": cid,
+            # Pins of this very package (a pin of an earlier build's CID no longer describes it).
+            "pins": [f"{p.target} {p.status} {p.endpoint}" for p in read_pins(path) if p.cid == cid],
+            "precision": manifest["quantization"]["precision"],
+            "variant": manifest["variant"],
+        })
     return rows
 
 
 def write_index(params: Params, manifests: Path) -> list[dict[str, Any]]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = index_rows(params, manifests)
     write_json(manifests / "index.json", {"variants": rows})
-    table = pa.Table.from_pylist(rows, schema=pa.schema(
-        [(c, pa.int64() if c in ("bytes", "files") else pa.string()) for c in COLUMNS]))
+    table = pa.Table.from_pylist(rows, schema=pa.schema(list(COLUMNS.items())))
     with atomic_path(manifests / "index.parquet") as tmp:
         # pyarrow writes no timestamps: the same rows with the same pyarrow give the same bytes.
         pq.write_table(table, tmp, compression="zstd")

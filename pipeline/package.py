@@ -4,8 +4,8 @@ The package is the directory `ipfs add -r` would see: the artifact's files under
 GGUF file, or every file of the ONNX directory) and `modelprep.json`, the release record. It is
 never copied on disk: its DAG is built from the files where they are, and its blocks go to a CAR
 file (CIDv1, profile unixfs-v1-2025). The manifest in `manifests/` is that record plus a `content`
-block: the package's and every file's CIDv1 and CIDv0, the CAR, and where it is pinned; so the
-record inside the package is the manifest without `content`.
+block: the package's and every file's CIDv1 and CIDv0 and the CAR; so the record inside the package
+is the manifest without `content`. Where it is pinned is recorded beside it (`pin/pins_file.py`).
 """
 
 from __future__ import annotations
@@ -80,6 +80,4 @@ def package_content(files: dict[str, Path], record: dict[str, Any], car: Path, r
                   for name in sorted(nodes_v1)},
         "package": {"cid_v0": str(package_v0.cid), "cid_v1": str(package_v1.cid), "record_file": RECORD_FILE,
                     "size": package_v1.tsize},
-        "pins": [{"status": "not pinned: the CAR is written locally, nothing has been sent to a network",
-                  "target": "car"}],
     }

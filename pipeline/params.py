@@ -124,6 +124,50 @@ class PerformanceSpec:
     repeats: int
 
 
+PIN_TARGETS = ("car", "kubo", "psa", "arweave")
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """How every pin target retries 429, 5xx, timeouts and dropped connections."""
+
+    attempts: int
+    backoff_s: float
+    max_backoff_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class KuboSpec:
+    api: str
+
+
+@dataclass(frozen=True)
+class PSASpec:
+    endpoint: str
+    origins: tuple[str, ...]
+    poll_s: float
+    wait_s: float
+
+
+@dataclass(frozen=True)
+class ArweaveSpec:
+    gateway: str
+    poll_s: float
+    confirm_wait_s: float
+
+
+@dataclass(frozen=True)
+class PinSpec:
+    """Where `make release` pins the release packages; not a DVC stage: pins are side effects on networks."""
+
+    target: str
+    retry: RetrySpec
+    kubo: KuboSpec
+    psa: PSASpec
+    arweave: ArweaveSpec
+
+
 @dataclass(frozen=True)
 class Gate:
     """Accuracy a variant must reach to be released; a bound left out is not checked."""
@@ -145,6 +189,7 @@ class Params:
     onnx: ONNXSpec
     evaluation: EvaluationSpec
     performance: PerformanceSpec
+    pin: PinSpec
     gates: dict[str, Gate] = field(default_factory=dict)
 
     @property
@@ -343,6 +388,48 @@ def _performance(r: _Reader, data: dict[str, Any], evaluation: EvaluationSpec) -
     return spec
 
 
+def _url(r: _Reader, data: dict[str, Any], key: str, where: str) -> str:
+    value = r.get(data, key, str, where)
+    if value and not value.startswith(("http://", "https://")):
+        raise ModelprepError(r.path, f"'{where}.{key}' must be an http:// or https:// URL, got {value!r}")
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ModelprepError(r.path, f"'{where}.{key}' holds credentials; they come from the environment "
+                                     "or a file you name, never from params.yaml")
+    return value
+
+
+def _seconds(r: _Reader, data: dict[str, Any], key: str, where: str) -> float:
+    value = r.get(data, key, float, where)
+    if value < 0:
+        raise ModelprepError(r.path, f"'{where}.{key}' must be 0 or more seconds, got {value}")
+    return value
+
+
+def _pin(r: _Reader, data: dict[str, Any]) -> PinSpec:
+    r.section(data, "pin")
+    r.no_extra(data, {"target", "retry", "kubo", "psa", "arweave"}, "pin")
+    retry = _typed(r, r.get(data, "retry", dict, "pin"), "pin.retry", RetrySpec)
+    kubo = r.section(r.get(data, "kubo", dict, "pin"), "pin.kubo")
+    r.no_extra(kubo, {"api"}, "pin.kubo")
+    psa = r.section(r.get(data, "psa", dict, "pin"), "pin.psa")
+    r.no_extra(psa, {"endpoint", "origins", "poll_s", "wait_s"}, "pin.psa")
+    origins = r.get(psa, "origins", list, "pin.psa")
+    if len(origins) > 20 or not all(isinstance(o, str) and o.startswith("/") for o in origins):
+        raise ModelprepError(r.path, "'pin.psa.origins' must list at most 20 multiaddrs (each starting with '/')")
+    arweave = r.section(r.get(data, "arweave", dict, "pin"), "pin.arweave")
+    r.no_extra(arweave, {"gateway", "poll_s", "confirm_wait_s"}, "pin.arweave")
+    return PinSpec(
+        target=r.choice(data, "target", "pin", PIN_TARGETS),
+        retry=retry,
+        kubo=KuboSpec(api=_url(r, kubo, "api", "pin.kubo")),
+        psa=PSASpec(endpoint=_url(r, psa, "endpoint", "pin.psa"), origins=tuple(origins),
+                    poll_s=_seconds(r, psa, "poll_s", "pin.psa"), wait_s=_seconds(r, psa, "wait_s", "pin.psa")),
+        arweave=ArweaveSpec(gateway=_url(r, arweave, "gateway", "pin.arweave"),
+                            poll_s=_seconds(r, arweave, "poll_s", "pin.arweave"),
+                            confirm_wait_s=_seconds(r, arweave, "confirm_wait_s", "pin.arweave")),
+    )
+
+
 def _gates(r: _Reader, data: dict[str, Any], variants: tuple[str, ...]) -> dict[str, Gate]:
     r.section(data, "gates")
     names = {f.name for f in dataclasses.fields(Gate)}
@@ -370,7 +457,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
-    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "gates"},
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "pin", "gates"},
                "params")
     corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
     r.no_extra(corpus, {"eval_every"}, "corpus")
@@ -387,5 +474,6 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         onnx=onnx,
         evaluation=evaluation,
         performance=_performance(r, r.get(data, "performance", dict, "params"), evaluation),
+        pin=_pin(r, r.get(data, "pin", dict, "params")),
         gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants + onnx.variants),
     )

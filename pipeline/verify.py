@@ -1,20 +1,31 @@
 """`modelprep verify MANIFEST`: the local package against everything its manifest records.
 
 Every file of the variant is re-hashed (sha256) and re-added (CIDv1 and CIDv0), the package CIDs are
-rebuilt from those files and the record, and the CAR file is re-hashed block by block. One flipped
-byte anywhere fails, naming the file.
+rebuilt from those files and the record, and the CAR file is re-hashed block by block. With
+`--remote`, every file is read back from where it is pinned (or from an IPFS gateway) and re-hashed
+the same way. One flipped byte anywhere fails, naming the file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import read_json, sha256_file
+from pipeline.fileio import sha256_file
 from pipeline.ipfs.car import verify_car
-from pipeline.package import CONTENT, V0, V1, package_dag
+from pipeline.ipfs.directory import add_stream
+from pipeline.package import V0, V1, package_dag
+from pipeline.params import Params
+from pipeline.pin.base import Release, artifact_files, load_release, split_manifest
+from pipeline.pin.gateway import Gateway
+from pipeline.pin.pins_file import current_pins
+from pipeline.pin.targets import make_target
+from pipeline.progress import log
 
 
 @dataclass(frozen=True)
@@ -24,24 +35,9 @@ class Check:
     detail: str
 
 
-def _local_files(record: dict[str, Any], manifest: Path) -> dict[str, Path]:
-    artifact = Path(record["artifact"])
-    files = {}
-    for entry in record["files"]:
-        path = artifact / entry["path"] if artifact.is_dir() else artifact
-        if not path.is_file():
-            raise ModelprepError(manifest, f"{path} (package file {entry['path']}) is missing here; build it first")
-        files[entry["path"]] = path
-    return files
-
-
 def verify_manifest(manifest_path: Path) -> list[Check]:
-    manifest = read_json(manifest_path)
-    if CONTENT not in manifest or "artifact" not in manifest:
-        raise ModelprepError(manifest_path, "not a modelprep release manifest (no 'content' or 'artifact')")
-    record = {key: value for key, value in manifest.items() if key != CONTENT}
-    content = manifest[CONTENT]
-    files = _local_files(record, manifest_path)
+    record, content = split_manifest(manifest_path)
+    files = artifact_files(record, manifest_path)
     checks = []
     for entry in record["files"]:
         path = files[entry["path"]]
@@ -73,3 +69,61 @@ def _check_car(car: dict[str, Any], package_cid: str) -> Check:
     except ModelprepError as err:
         return Check(car["path"], False, str(err))
     return Check(car["path"], str(root) == package_cid, f"{blocks} blocks re-hashed, root {root}")
+
+
+class _ChunkReader(io.RawIOBase):
+    """A stream over an iterator of byte chunks, hashing (sha256) and counting what passes through."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self.chunks, self.buffer = chunks, b""
+        self.sha256, self.size = hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        out, self.buffer = (self.buffer, b"") if size < 0 else (self.buffer[:size], self.buffer[size:])
+        self.sha256.update(out)
+        self.size += len(out)
+        return out
+
+
+def _check_remote(release: Release, source: str, open_file: Callable[[str], Iterator[bytes]]) -> list[Check]:
+    checks = []
+    for entry in release.files:
+        reader = _ChunkReader(open_file(entry.name))
+        cid = str(add_stream(reader, V1).cid)
+        sha256 = reader.sha256.hexdigest()
+        ok = (sha256, reader.size, cid) == (entry.sha256, entry.size, entry.cid_v1)
+        detail = ("sha256, size and CIDv1 match" if ok else
+                  f"came back as {reader.size} bytes, sha256 {sha256}, CIDv1 {cid}; recorded {entry.size} bytes, "
+                  f"sha256 {entry.sha256}, CIDv1 {entry.cid_v1}")
+        checks.append(Check(f"{entry.name} from {source}", ok, detail))
+    return checks
+
+
+def verify_remote(params: Params, manifest_path: Path, target: str | None = None, gateway: str | None = None,
+                  secret_file: Path | None = None) -> list[Check]:
+    """Every package file read back from a gateway, or from each target the package is recorded pinned at."""
+    release = load_release(manifest_path, need_local_files=False)
+    if gateway:
+        reader = Gateway(gateway, params.pin.retry)
+        log("verify", f"{release.label}: reading {release.cid_v1} back from {gateway}")
+        return _check_remote(release, gateway, lambda name: reader.open_file(release.cid_v1, name))
+    pins = [p for p in current_pins(release) if target in (None, p.target)]
+    if not pins:
+        raise ModelprepError(manifest_path, f"{release.label} {release.cid_v1} has no recorded pin"
+                                            f"{' at ' + target if target else ''} (manifests/…/*.pins.json); "
+                                            "pin it first, or name an IPFS gateway with --gateway URL")
+    checks = []
+    for pin in pins:
+        source = make_target(pin.target, params.pin, secret_file, pin.endpoint)
+        log("verify", f"{release.label}: reading {pin.cid} back from {pin.target} {pin.endpoint}")
+        checks += _check_remote(release, f"{pin.target} {pin.endpoint}",
+                                lambda name, source=source, pin=pin: source.open_file(pin, release, name))
+    return checks

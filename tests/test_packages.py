@@ -36,8 +36,7 @@ def test_package_cids_are_those_of_the_package_directory(built, tmp_path):
         assert str(add_path(folder, V0).cid) == content["package"]["cid_v0"]
         for entry in record["files"]:
             assert str(add_path(folder / entry["path"], V1).cid) == content["files"][entry["path"]]["cid_v1"]
-        assert content["pins"] == [{"status": "not pinned: the CAR is written locally, nothing has been sent to a "
-                                              "network", "target": "car"}]
+        assert set(content) == {"car", "files", "package"}  # pins are recorded beside the manifest
 
 
 def test_every_car_holds_its_package(built):
@@ -70,3 +69,38 @@ def test_index_lists_every_release(built):
     assert pq.read_table(built / "manifests/index.parquet").to_pylist() == rows
     for row in rows:
         assert row["package_cid_v1"] == manifest(built, row["model"], row["variant"])[CONTENT]["package"]["cid_v1"]
+
+
+def test_cli_pins_releases_to_arlocal_records_them_and_verifies_them_remotely(built, tmp_path):
+    """`modelprep pin --target arweave` (what `make release PIN=arweave` runs) against a real arlocal."""
+    from pipeline.arweave.wallet import Wallet
+    from tests.servers.arlocal import Arlocal
+    from tests.test_arweave import WALLET
+
+    chosen = ["manifests/tiny-llama/Q4_K_M.json", "manifests/all-minilm-l6-v2/onnx-int4.json"]
+    modelprep = [str(BIN / "modelprep")]
+    try:
+        with Arlocal(tmp_path / "arlocal") as arlocal:
+            arlocal.mint(Wallet.load(WALLET).address, 10 ** 15)
+            pin = [*modelprep, "pin", "--target", "arweave", "--endpoint", arlocal.url, *chosen]
+            first = run(pin, cwd=built, env={"MODELPREP_ARWEAVE_WALLET": str(WALLET)})
+            assert "0 package(s) pinned at arweave, 2 pending" in first.stdout
+            arlocal.mine()
+            assert "2 package(s) pinned at arweave, 0 pending" in run(pin, cwd=built).stdout  # no wallet needed now
+            for path in chosen:
+                pins = json.loads((built / path.replace(".json", ".pins.json")).read_text())
+                [entry] = pins["pins"]
+                assert entry["status"] == "pinned" and entry["cid"] == pins["package_cid_v1"]
+                files = manifest(built, *path[len("manifests/"):-len(".json")].split("/"))["files"]
+                assert set(entry["ids"]["transactions"]) == {f["path"] for f in files} | {RECORD_FILE}
+                checked = run([*modelprep, "verify", "--remote", path], cwd=built).stdout
+                assert checked.count("ok  ") == len(files) + 1 and "FAIL" not in checked
+            run([*modelprep, "index"], cwd=built)
+            rows = {(r["model"], r["variant"]): r["pins"]
+                    for r in json.loads((built / "manifests/index.json").read_text())["variants"]}
+            assert rows[("tiny-llama", "Q4_K_M")] == [f"arweave pinned {arlocal.url}"]
+            assert rows[("tiny-llama", "Q8_0")] == []
+    finally:
+        for path in chosen:
+            (built / path.replace(".json", ".pins.json")).unlink(missing_ok=True)
+        run([*modelprep, "index"], cwd=built)

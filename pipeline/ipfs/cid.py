@@ -72,6 +72,29 @@ class CID:
         return "b" + base64.b32encode(bytes(self)).decode("ascii").lower().rstrip("=")
 
     @classmethod
+    def parse(cls, text: str) -> CID:
+        """A CID in its text form: CIDv0 (base58btc `Qm...`) or CIDv1 in base32 (`b...`)."""
+        if text.startswith("Qm") and len(text) == 46:
+            number = 0
+            for char in text:
+                if char not in _BASE58:
+                    raise ValueError(f"{text!r} is not base58btc")
+                number = number * 58 + _BASE58.index(char)
+            data = number.to_bytes(34, "big")
+        elif text.startswith("b"):
+            body = text[1:].upper()
+            try:
+                data = base64.b32decode(body + "=" * (-len(body) % 8))
+            except ValueError:
+                raise ValueError(f"{text!r} is not base32") from None
+        else:
+            raise ValueError(f"{text!r} is neither a CIDv0 nor a base32 CIDv1")
+        cid, end = cls.read(data)
+        if end != len(data):
+            raise ValueError(f"{text!r} has bytes after the CID")
+        return cid
+
+    @classmethod
     def read(cls, data: bytes | memoryview, offset: int = 0) -> tuple[CID, int]:
         """A binary CID at `offset` (as CAR files hold them) and the offset after it."""
         if data[offset:offset + 2] == bytes([SHA2_256, DIGEST_SIZE]):

@@ -1,0 +1,1 @@
+"""Pinning release packages to networks: one interface (`base.PinTarget`), one module per target."""

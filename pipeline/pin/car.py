@@ -1,0 +1,28 @@
+"""Target `car`, the default: the release stage already wrote every package's CAR and CIDs; nothing
+is sent to any network, and the output says so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+from pipeline.params import PinSpec
+from pipeline.pin.base import STAGE, Pin, Release
+from pipeline.progress import log
+
+
+class CarFiles:
+    name = "car"
+    endpoint = ""
+
+    def __init__(self, spec: PinSpec, secret_file: Path | None = None, endpoint: str | None = None):
+        pass  # nothing to configure: no network, no credential
+
+    def pin(self, release: Release, previous: Pin | None) -> Pin | None:
+        log(STAGE, f"{release.label}: NOT pinned to any network; package {release.cid_v1} is in {release.car} "
+                   "(import it with `ipfs dag import`, or pin with PIN=kubo, psa or arweave)")
+        return None
+
+    def open_file(self, pin: Pin, release: Release, name: str) -> Iterator[bytes]:
+        raise ModelprepError(release.manifest, "target car holds nothing remote; verify the local files instead")

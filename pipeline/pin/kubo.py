@@ -1,0 +1,116 @@
+"""Target `kubo`: the package's CAR imported into a Kubo node through its RPC API, pinned recursively.
+
+`POST /api/v0/dag/import` uploads the CAR the release stage wrote (the node re-hashes every block
+and pins the root); `POST /api/v0/pin/ls` then confirms the root is pinned recursively. A root
+already pinned is a no-op. The node's answers must name the local package CID, or nothing is
+recorded. Auth, when the node asks for it (Kubo's API.Authorizations): MODELPREP_KUBO_AUTH as
+`bearer:TOKEN` or `basic:USER:PASSWORD`, Kubo's own notation.
+
+IPFS Cluster's REST API (`/add`, `/pins`) is not supported here; a cluster is reached through its
+Pinning Service API endpoint (port 9097) with target `psa`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from pipeline.errors import ModelprepError
+from pipeline.params import PinSpec
+from pipeline.pin.base import STAGE, Pin, Release, different_cid, same_content
+from pipeline.pin.http import HttpClient, MultipartFile, RetryPolicy, reason, stream_chunks
+from pipeline.pin.secrets import read_secret
+from pipeline.progress import ByteProgress, human_bytes, log
+
+AUTH_ENV = "MODELPREP_KUBO_AUTH"
+
+
+def _authorization(secret: str) -> str:
+    scheme, _, value = secret.partition(":")
+    if scheme == "bearer" and value:
+        return f"Bearer {value}"
+    if scheme == "basic" and ":" in value:
+        return "Basic " + base64.b64encode(value.encode()).decode()
+    raise ModelprepError(AUTH_ENV, "must be bearer:TOKEN or basic:USER:PASSWORD (Kubo's API.Authorizations form)")
+
+
+def _kubo_error(response: requests.Response) -> bool:
+    """Kubo answers every failed command with HTTP 500 and {"Message", "Code", "Type": "error"}."""
+    if response.status_code != 500:
+        return False
+    try:
+        return response.json().get("Type") == "error"
+    except (ValueError, AttributeError):
+        return False
+
+
+class Kubo:
+    name = "kubo"
+
+    def __init__(self, spec: PinSpec, auth_file: Path | None = None, endpoint: str | None = None):
+        secret = read_secret(AUTH_ENV, auth_file, "Kubo RPC credential")
+        headers = {"Authorization": _authorization(secret)} if secret else {}
+        self.endpoint = endpoint or spec.kubo.api
+        self.client = HttpClient(self.endpoint, RetryPolicy(**vars(spec.retry)), STAGE, AUTH_ENV, headers,
+                                 _kubo_error)
+
+    def pin(self, release: Release, previous: Pin | None) -> Pin:
+        if self._pinned(release):
+            log(STAGE, f"{release.label}: {release.cid_v1} is already pinned on {self.endpoint}; nothing sent")
+            return self._record(release, "already pinned recursively (pin/ls)")
+        size = release.car.stat().st_size
+        log(STAGE, f"{release.label}: importing {release.car} ({human_bytes(size)}) into {self.endpoint}")
+        progress = ByteProgress(STAGE, f"{release.label} CAR upload", size)
+        upload = MultipartFile(release.car, "application/vnd.ipld.car", progress)
+        response = self.client.request("POST", "/api/v0/dag/import", params={"pin-roots": "true"},
+                                       body=lambda: upload, headers={"Content-Type": upload.content_type})
+        progress.finish()
+        self._check_import(release, response)
+        if not self._pinned(release):
+            raise ModelprepError(self.client.url("/api/v0/pin/ls"), f"{release.cid_v1} is not pinned recursively "
+                                                                    "after the import")
+        return self._record(release, "imported from the CAR and pinned recursively (dag/import, pin/ls)")
+
+    def _record(self, release: Release, detail: str) -> Pin:
+        return Pin(self.name, self.endpoint, release.cid_v1, "pinned", detail)
+
+    def _check_import(self, release: Release, response: requests.Response) -> None:
+        if _kubo_error(response):
+            raise ModelprepError(response.url, f"import failed: {reason(response)}")
+        roots = []
+        for line in response.text.splitlines():
+            event = json.loads(line) if line.strip() else {}
+            if "Root" in event:
+                roots.append(event["Root"])
+        if len(roots) != 1:
+            raise ModelprepError(response.url, f"expected one imported root, the node answered {len(roots)}")
+        answered = roots[0].get("Cid", {}).get("/", "")
+        if not same_content(answered, release.cid_v1):
+            raise different_cid(response.url, answered, release)
+        if roots[0].get("PinErrorMsg"):
+            raise ModelprepError(response.url, f"the node could not pin {answered}: {roots[0]['PinErrorMsg']}")
+
+    def _pinned(self, release: Release) -> bool:
+        response = self.client.request("POST", "/api/v0/pin/ls",
+                                       params={"arg": release.cid_v1, "type": "recursive"})
+        if _kubo_error(response):
+            if "not pinned" in reason(response):
+                return False
+            raise ModelprepError(response.url, reason(response))
+        keys = response.json().get("Keys") or {}
+        for answered, entry in keys.items():
+            if not same_content(answered, release.cid_v1):
+                raise different_cid(response.url, answered, release)
+            if entry.get("Type") == "recursive":
+                return True
+        return False
+
+    def open_file(self, pin: Pin, release: Release, name: str) -> Iterator[bytes]:
+        response = self.client.request("POST", "/api/v0/cat", params={"arg": f"{pin.cid}/{name}"}, stream=True)
+        if _kubo_error(response):
+            raise ModelprepError(response.url, reason(response))
+        return stream_chunks(response)

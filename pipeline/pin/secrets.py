@@ -1,0 +1,32 @@
+"""Credentials for pin targets: from an environment variable or a file the user names, nothing else.
+
+Values are returned to the caller only; errors name the variable or file, never its contents.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+
+
+def read_secret(env: str, file: Path | None, what: str) -> str | None:
+    """The secret in `file` when given, else in `$env`, else None."""
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ModelprepError(file, f"cannot read the {what}: {err.strerror}") from None
+        if not value:
+            raise ModelprepError(file, f"the {what} file is empty")
+        return value
+    value = os.environ.get(env, "").strip()
+    return value or None
+
+
+def require_secret(env: str, file: Path | None, what: str, option: str) -> str:
+    value = read_secret(env, file, what)
+    if value is None:
+        raise ModelprepError(env, f"no {what}: set {env} or pass {option} FILE")
+    return value

@@ -1,0 +1,38 @@
+"""A small released package for the pin tests, made the way the release stage makes one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.fileio import sha256_file, write_json
+from pipeline.package import CONTENT, package_content, package_files
+from pipeline.params import load_params
+from tests.project import REPO
+
+
+def make_release(root: Path, variant: str = "v1", sizes: dict[str, int] | None = None) -> Path:
+    """manifests/toy/<variant>.json for an artifact directory of random files (sizes in bytes) under `root`,
+    which must be the working directory (manifests hold paths relative to it)."""
+    sizes = sizes or {"model.bin": 3 * 1024 * 1024 + 12345, "config.json": 321}
+    artifact = root / "build/toy" / variant
+    artifact.mkdir(parents=True)
+    for name, size in sizes.items():
+        (artifact / name).write_bytes(os.urandom(size))
+    files = package_files(artifact, sorted(artifact.iterdir()))
+    record = {"artifact": f"build/toy/{variant}", "model": "toy", "variant": variant, "record_version": 3,
+              "files": [{"path": n, "sha256": sha256_file(p), "size": p.stat().st_size} for n, p in files.items()]}
+    content = package_content(files, record, root / f"build/toy/{variant}.car", root)
+    manifest = root / "manifests/toy" / f"{variant}.json"
+    write_json(manifest, {**record, CONTENT: content})
+    return Path("manifests/toy") / f"{variant}.json"
+
+
+def pin_params(**pin):
+    """The project's params with `pin` settings changed (fast retries for tests)."""
+    import dataclasses
+
+    params = load_params(REPO / "params.yaml")
+    retry = dataclasses.replace(params.pin.retry, backoff_s=0.01, max_backoff_s=0.05, timeout_s=10.0)
+    sections = {name: dataclasses.replace(getattr(params.pin, name), **values) for name, values in pin.items()}
+    return dataclasses.replace(params, pin=dataclasses.replace(params.pin, retry=retry, **sections))

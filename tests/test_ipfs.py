@@ -176,3 +176,21 @@ def test_command_line(tmp_path):
     assert "every block matches its CID" in run([modelprep, "car-verify", "out/hello.car"], cwd=tmp_path).stdout
     missing = run([modelprep, "cid", "nothere"], cwd=tmp_path, check=False)
     assert missing.returncode == 1 and missing.stderr.strip() == "modelprep: error: nothere: no such file or directory"
+
+
+def test_published_directory_vectors_nested_and_wrapped(tmp_path):
+    # Kubo test/sharness/t0040-add-and-cat.sh: `ipfs add -r .` of a folder with a file and a sub-folder.
+    folder = tmp_path / "test_current_dir"
+    (folder / "hello").mkdir(parents=True)
+    (folder / "hey").write_bytes(b"Hey\n")
+    (folder / "hello" / "world").write_bytes(b"World\n")
+    assert str(add_path(folder, V0).cid) == "QmZQWnfcqJ6hNkkPvrY9Q5X39GP3jUnUbAV4AbmbbR3Cb1"
+    # `ipfs add -w hello.txt` holding "hello world", as the net-ipfs-engine documentation's "Wrapping"
+    # example publishes it (its file CID, Qmf412..., is Kubo's): a directory with the one named link.
+    (tmp_path / "wrap").mkdir()
+    (tmp_path / "wrap" / "hello.txt").write_bytes(b"hello world")
+    wrapped = add_path(tmp_path / "wrap" / "hello.txt", V0, wrap=True)
+    assert str(wrapped.cid) == "QmNxvA5bwvPGgMXbmtyhxA1cKFdvQXnsGnZLCGor3AzYxJ"
+    result = run([str(BIN / "modelprep"), "cid", "--wrap", "--profile", "unixfs-v0-2015",
+                  str(tmp_path / "wrap" / "hello.txt")], cwd=tmp_path)
+    assert result.stdout.strip() == str(wrapped.cid)

@@ -1,9 +1,16 @@
-"""The CUDA path: validation on a GPU agrees with the CPU figures. Runs only where CUDA exists."""
+"""The CUDA path: validation on a GPU agrees with the CPU figures. Runs only where CUDA exists.
+
+MODELPREP_GPU_REPORT=DIR keeps each test's figures there (gpu-VARIANT-{metrics,run,performance}.json),
+written before they are checked, so a failing run still shows them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +20,7 @@ from pipeline.runtimes.llama_cpp import gpu_offload_supported
 from pipeline.runtimes.onnxruntime import cuda_provider_built
 
 pytestmark = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU; this machine has none")
+REPORT_ENV = "MODELPREP_GPU_REPORT"
 
 
 def validate_on_cuda(built, tmp_path, variant, artifact):
@@ -25,6 +33,10 @@ def validate_on_cuda(built, tmp_path, variant, artifact):
                     tmp_path / "reference")
     validate_variant(params, "tiny-llama", variant, artifact, tmp_path / "reference", tmp_path / "metrics.json",
                      tmp_path / "run.json", tmp_path / "performance.json")
+    if report := os.environ.get(REPORT_ENV):
+        Path(report).mkdir(parents=True, exist_ok=True)
+        for name in ("metrics", "run", "performance"):
+            shutil.copyfile(tmp_path / f"{name}.json", Path(report) / f"gpu-{variant}-{name}.json")
     gpu = json.loads((tmp_path / "metrics.json").read_text())["accuracy"]
     cpu = json.loads((built / f"metrics/tiny-llama/{variant}.json").read_text())["accuracy"]
     run = json.loads((tmp_path / "run.json").read_text())

@@ -85,8 +85,19 @@ def _measure_here(fmt_name: str, artifact: Path, reference_dir: Path, evaluation
     figures = measure(runtime, reference, spec)
     info = runtime.info()
     runtime.close()
-    return {**figures, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    return {**figures, "peak_rss_bytes": peak_rss_bytes(),
             "repeats": spec.repeats, "runtime": info, "threads": evaluation.threads}
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory. On Linux that is VmHWM: ru_maxrss survives exec, so a child
+    would report at least the RSS its parent had when it was started."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
 
 
 def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,

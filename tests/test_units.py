@@ -132,3 +132,17 @@ def test_shipped_params_load():
     assert set(params.models) == {"tiny-llama", "all-minilm-l6-v2"}
     assert params.gguf.variants == ("F16", "Q8_0", "Q4_0", "Q4_K_M")
     assert params.tiny_llama.num_kv_heads < params.tiny_llama.num_heads
+
+
+def test_peak_rss_of_a_child_is_its_own_not_its_parents():
+    import subprocess
+    import sys
+
+    from pipeline.performance import peak_rss_bytes
+
+    ballast = bytearray(400 * 2**20)  # touched, so it is resident in this (parent) process
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    child = subprocess.run([sys.executable, "-c", "from pipeline.performance import peak_rss_bytes; "
+                            "print(peak_rss_bytes())"], capture_output=True, text=True, check=True)
+    assert peak_rss_bytes() > 400 * 2**20
+    assert int(child.stdout) < 200 * 2**20  # ru_maxrss would carry the parent's 400 MiB over exec

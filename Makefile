@@ -76,7 +76,7 @@ $(ARLOCAL_STAMP): $(ARLOCAL_DIR)/package.json $(ARLOCAL_DIR)/package-lock.json
 
 # A local Arweave gateway on port 1984 (Ctrl-C stops it and deletes its data), for `make release PIN=arweave`.
 arlocal: $(ARLOCAL_STAMP)
-	node $(ARLOCAL_DIR)/node_modules/arlocal/bin/index.js 1984
+	cd $(ARLOCAL_DIR) && node node_modules/arlocal/bin/index.js 1984  # its logs/ stay in there
 
 bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate

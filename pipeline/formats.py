@@ -18,6 +18,7 @@ from pipeline.runtimes.base import Runtime
 
 class ArtifactFormat(Protocol):
     name: str
+    library: str
 
     def open(self, artifact: Path, kind: str, spec: EvaluationSpec) -> Runtime: ...
 

@@ -5,7 +5,9 @@ Decoders: the reference's first window cut to `prompt_tokens` is the prompt; gre
 of the rest. Encoders: latency of one sentence, and sentences per second over `sentences` of them.
 Each figure is the median of `repeats` runs after one warm-up. Peak resident memory is that of
 the measuring process (interpreter, runtime and model), which is why it runs as a child: the
-evaluate stage's own memory (reference outputs, a second runtime) would otherwise count.
+evaluate stage's own memory (reference outputs, a second runtime) would otherwise count. Its RSS
+just before the model is loaded (interpreter, reference inputs, runtime library) is kept too, so
+peak minus baseline is what the model itself took.
 Timings vary run to run, so they live in their own record, never in metrics or release records.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import resource
 import statistics
@@ -81,23 +84,32 @@ def _measure_here(fmt_name: str, artifact: Path, reference_dir: Path, evaluation
     from pipeline.formats import FORMATS
 
     reference = Reference.load(reference_dir)
-    runtime = FORMATS[fmt_name].open(artifact, reference.kind, evaluation)
+    fmt = FORMATS[fmt_name]
+    importlib.import_module(fmt.library)
+    baseline = rss_bytes("VmRSS")  # the process with its runtime library, before the model is loaded
+    runtime = fmt.open(artifact, reference.kind, evaluation)
     figures = measure(runtime, reference, spec)
     info = runtime.info()
     runtime.close()
-    return {**figures, "peak_rss_bytes": peak_rss_bytes(),
+    return {**figures, "baseline_rss_bytes": baseline, "peak_rss_bytes": peak_rss_bytes(),
             "repeats": spec.repeats, "runtime": info, "threads": evaluation.threads}
+
+
+def rss_bytes(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM peak), where there is one."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next(line for line in status.splitlines() if line.startswith(f"{field}:"))
+    return int(line.split()[1]) * 1024
 
 
 def peak_rss_bytes() -> int:
     """This process's peak resident memory. On Linux that is VmHWM: ru_maxrss survives exec, so a child
     would report at least the RSS its parent had when it was started."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
+    peak = rss_bytes("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,

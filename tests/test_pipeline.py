@@ -189,3 +189,16 @@ def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
         assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
     for name in (f"manifests/{m}/{v}.json" for m in MODELS for v in VARIANTS):
         assert (built / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between clean builds"
+
+
+def test_memory_is_measured_as_the_model_takes_it(built):
+    """Peak memory of the measuring process, and its memory with the runtime loaded but not the model:
+    the model's share covers at least its weights (llama.cpp touches every mmapped page; ONNX Runtime
+    reads every initializer)."""
+    for model in MODELS:
+        for variant in VARIANTS:
+            figures = json.loads((built / f"build/{model}/performance/{variant}.json").read_text())
+            record = json.loads((built / f"manifests/{model}/{variant}.json").read_text())
+            weights = sum(f["size"] for f in record["files"] if f["path"].endswith((".gguf", ".onnx", ".onnx.data")))
+            assert 20 * 2**20 < figures["baseline_rss_bytes"] < figures["peak_rss_bytes"]
+            assert figures["peak_rss_bytes"] - figures["baseline_rss_bytes"] >= 0.9 * weights, (model, variant)

@@ -14,6 +14,7 @@ from pipeline.runtimes.base import Runtime
 
 class GGUFFormat:
     name = "gguf"
+    library = "llama_cpp"  # the runtime's Python module
 
     def open(self, artifact: Path, kind: str, spec: EvaluationSpec) -> Runtime:
         from pipeline.runtimes.llama_cpp import LlamaCppRuntime, gpu_offload_supported

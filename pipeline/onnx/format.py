@@ -16,6 +16,7 @@ from pipeline.runtimes.base import Runtime
 
 class ONNXFormat:
     name = "onnx"
+    library = "onnxruntime"  # the runtime's Python module
 
     def open(self, artifact: Path, kind: str, spec: EvaluationSpec) -> Runtime:
         from pipeline.runtimes.onnxruntime import OnnxRuntime, cuda_provider_built

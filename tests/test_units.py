@@ -142,7 +142,7 @@ def test_peak_rss_of_a_child_is_its_own_not_its_parents():
 
     ballast = bytearray(400 * 2**20)  # touched, so it is resident in this (parent) process
     ballast[::4096] = b"x" * len(ballast[::4096])
-    child = subprocess.run([sys.executable, "-c", "from pipeline.performance import peak_rss_bytes; "
-                            "print(peak_rss_bytes())"], capture_output=True, text=True, check=True)
+    code = "from pipeline.performance import peak_rss_bytes; print(peak_rss_bytes())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert peak_rss_bytes() > 400 * 2**20
     assert int(child.stdout) < 200 * 2**20  # ru_maxrss would carry the parent's 400 MiB over exec

@@ -144,6 +144,29 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest_validate(args: argparse.Namespace) -> int:
+    from pipeline.fileio import read_json
+    from pipeline.manifest.schema import validation_errors
+
+    failed = 0
+    for path in args.files:
+        errors = validation_errors(read_json(path))
+        failed += bool(errors)
+        print(f"{path}: " + ("valid" if not errors else f"{len(errors)} problem(s)"))
+        for error in errors:
+            print(f"  {error}")
+    if failed:
+        print(f"{ERROR_PREFIX}{failed} of {len(args.files)} manifest(s) break their schema", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _manifest_fields(args: argparse.Namespace) -> int:
+    from pipeline.manifest.schema import field_docs, known_versions
+
+    print(field_docs(args.version or known_versions()[-1]), end="")
+    return 0
+
+
 def _index(args: argparse.Namespace) -> int:
     from pipeline.index import write_index
     from pipeline.params import load_params
@@ -209,6 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("--gateway", help="with --remote: an IPFS HTTP gateway URL to read /ipfs/CID/FILE from")
     manifest.add_argument("--secret-file", help=secret_help)
     manifest.set_defaults(run=_verify)
+    manifest_commands = commands.add_parser(
+        "manifest", help="release manifests and their published JSON Schema (manifests/schema/)").add_subparsers(
+        dest="manifest_command", required=True)
+    validate = manifest_commands.add_parser("validate", help="check manifests against the schema of their "
+                                                             "record_version; exit 1 naming each problem")
+    validate.add_argument("files", nargs="+", help="manifests/<model>/<variant>.json")
+    validate.set_defaults(run=_manifest_validate)
+    fields = manifest_commands.add_parser("fields", help="print the manifest's fields as a Markdown table, "
+                                                         "from the schema's descriptions")
+    fields.add_argument("--version", type=int, help="record_version (default: the newest)")
+    fields.set_defaults(run=_manifest_fields)
     commands.add_parser("index", help="write manifests/index.json and index.parquet: one row per released "
                                       "variant").set_defaults(run=_index)
     verify = commands.add_parser("car-verify", help="re-hash every block of a CAR file and check its DAG is complete")

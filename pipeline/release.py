@@ -1,7 +1,8 @@
 """Release records: a variant that passes its gate gets `manifests/<model>/<variant>.json`.
 
 The record describes the variant; it goes into the variant's package (`package.py`) as
-`modelprep.json`, and the manifest is the record plus the package's content ids and CAR file.
+`modelprep.json`, and the manifest is the record plus the package's content ids and CAR file,
+checked against its published schema (`manifests/schema/<record_version>.json`) before it is written.
 Records hold no timestamps and sorted keys, so a rebuild that produces the same bytes produces
 the same record (and the same CIDs), and `git diff manifests/` shows exactly what a rebuild changed.
 """
@@ -14,6 +15,7 @@ from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, sha256_file, write_json
 from pipeline.formats import format_of
 from pipeline.gates import check_gate, gate_dict
+from pipeline.manifest.schema import check_manifest
 from pipeline.package import CONTENT, package_content, package_files
 from pipeline.params import Params
 from pipeline.progress import log
@@ -57,6 +59,8 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
         "variant": variant,
     }
     content = package_content(files, record, car, root)
-    write_json(out, {**record, CONTENT: content})
+    manifest = {**record, CONTENT: content}
+    check_manifest(manifest, out)
+    write_json(out, manifest)
     log(STAGE, f"{model} {variant}: released, record {out}; package {content['package']['cid_v1']} written to "
                f"{car} ({content['car']['blocks']} blocks); not pinned to any network")

@@ -19,7 +19,8 @@ from pipeline.errors import ModelprepError
 from pipeline.fileio import sha256_file
 from pipeline.ipfs.car import verify_car
 from pipeline.ipfs.directory import add_stream
-from pipeline.package import V0, V1, package_dag
+from pipeline.manifest.schema import validation_errors
+from pipeline.package import CONTENT, V0, V1, package_dag
 from pipeline.params import Params
 from pipeline.pin.base import Release, artifact_files, load_release, split_manifest
 from pipeline.pin.gateway import Gateway
@@ -38,7 +39,9 @@ class Check:
 def verify_manifest(manifest_path: Path) -> list[Check]:
     record, content = split_manifest(manifest_path)
     files = artifact_files(record, manifest_path)
-    checks = []
+    problems = validation_errors({**record, CONTENT: content})
+    checks = [Check("schema", not problems, problems[0] if problems else
+                    f"valid against manifests/schema/{record['record_version']}.json")]
     for entry in record["files"]:
         path = files[entry["path"]]
         sha256, size = sha256_file(path), path.stat().st_size

@@ -1,0 +1,55 @@
+"""Release manifests against their published JSON Schema: every release is valid, broken ones are
+named with the reason, and the README's field table is the schema's own."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from pipeline.errors import ModelprepError
+from pipeline.manifest.schema import check_manifest, field_docs, validation_errors
+from tests.project import BIN, REPO, run
+
+RELEASES = [f"manifests/{m}/{v}.json" for m in ("tiny-llama", "all-minilm-l6-v2")
+            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
+
+
+def test_every_release_is_valid_against_its_schema(built):
+    result = run([str(BIN / "modelprep"), "manifest", "validate", *RELEASES], cwd=built)
+    assert result.stdout.count(": valid") == len(RELEASES)
+
+
+def broken(manifest, change):
+    copied = copy.deepcopy(manifest)
+    change(copied)
+    return copied
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3)"),
+    (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
+    (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
+    (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
+    (lambda m: m["content"]["package"].update(cid_v1="QmNotAV1Cid"), "content.package.cid_v1: 'QmNotAV1Cid' does not"),
+    (lambda m: m["accuracy"].update(passed=False), "accuracy.passed: True was expected"),
+    (lambda m: m.update(onnx={}), "should not be valid under"),
+    (lambda m: m["accuracy"].pop("mean_kld"), "accuracy: 'mean_kld' is a required property"),
+])
+def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
+    manifest = json.loads((REPO / "manifests/tiny-llama/Q8_0.json").read_text())
+    assert validation_errors(manifest) == []
+    bad = broken(manifest, change)
+    assert any(reason in error for error in validation_errors(bad)), validation_errors(bad)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = run([str(BIN / "modelprep"), "manifest", "validate", str(path)], cwd=tmp_path, check=False)
+    assert result.returncode == 1 and reason in result.stdout
+    with pytest.raises(ModelprepError, match="bad.json: manifest breaks its schema: "):
+        check_manifest(bad, path)
+
+
+def test_readme_field_table_is_generated_from_the_schema():
+    assert field_docs(3) in (REPO / "README.md").read_text()
+    assert "| `content` | yes | Content ids" in field_docs(3)

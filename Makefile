@@ -64,6 +64,7 @@ $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyp
 
 release: setup
 	@status=0; dvc repro --keep-going || status=1; \
+	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
 

@@ -147,10 +147,14 @@ def _verify(args: argparse.Namespace) -> int:
 def _manifest_validate(args: argparse.Namespace) -> int:
     from pipeline.fileio import read_json
     from pipeline.manifest.schema import validation_errors
+    from pipeline.manifest.signing import check_signature, signature_path
 
     failed = 0
     for path in args.files:
         errors = validation_errors(read_json(path))
+        if signature_path(Path(path)).is_file():  # unsigned is not invalid; a signature that fails is
+            signed, detail = check_signature(Path(path))
+            errors += [] if signed else [f"signature: {detail}"]
         failed += bool(errors)
         print(f"{path}: " + ("valid" if not errors else f"{len(errors)} problem(s)"))
         for error in errors:
@@ -158,6 +162,20 @@ def _manifest_validate(args: argparse.Namespace) -> int:
     if failed:
         print(f"{ERROR_PREFIX}{failed} of {len(args.files)} manifest(s) break their schema", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from pipeline.index import released_manifests
+    from pipeline.manifest.signing import load_key, public_key_text, sign_manifest
+    from pipeline.params import load_params
+
+    key, key_path = load_key(Path(args.key) if args.key else None, create=True)
+    manifests = [Path(m) for m in args.manifests] or released_manifests(load_params(args.params), Path("manifests"))
+    for manifest in manifests:
+        sign_manifest(manifest, key)
+    print(f"{len(manifests)} manifest(s) signed (<variant>.sig.json) with {key_path}, public key "
+          f"{public_key_text(key.public_key())}")
+    return 0
 
 
 def _manifest_fields(args: argparse.Namespace) -> int:
@@ -232,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("--gateway", help="with --remote: an IPFS HTTP gateway URL to read /ipfs/CID/FILE from")
     manifest.add_argument("--secret-file", help=secret_help)
     manifest.set_defaults(run=_verify)
+    sign = commands.add_parser("sign", help="sign release manifests (Ed25519 over their bytes) into "
+                                            "<variant>.sig.json; the key: --key, $MODELPREP_SIGNING_KEY, or your "
+                                            "own ~/.config/modelprep/signing-key.pem, created on first use")
+    sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
+    sign.add_argument("--key", help="PEM file of an Ed25519 private key (PKCS#8, unencrypted)")
+    sign.set_defaults(run=_sign)
     manifest_commands = commands.add_parser(
         "manifest", help="release manifests and their published JSON Schema (manifests/schema/)").add_subparsers(
         dest="manifest_command", required=True)

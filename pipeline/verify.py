@@ -20,6 +20,7 @@ from pipeline.fileio import sha256_file
 from pipeline.ipfs.car import verify_car
 from pipeline.ipfs.directory import add_stream
 from pipeline.manifest.schema import validation_errors
+from pipeline.manifest.signing import check_signature
 from pipeline.package import CONTENT, V0, V1, package_dag
 from pipeline.params import Params
 from pipeline.pin.base import Release, artifact_files, load_release, split_manifest
@@ -41,7 +42,8 @@ def verify_manifest(manifest_path: Path) -> list[Check]:
     files = artifact_files(record, manifest_path)
     problems = validation_errors({**record, CONTENT: content})
     checks = [Check("schema", not problems, problems[0] if problems else
-                    f"valid against manifests/schema/{record['record_version']}.json")]
+                    f"valid against manifests/schema/{record['record_version']}.json"),
+              Check("signature", *check_signature(manifest_path))]
     for entry in record["files"]:
         path = files[entry["path"]]
         sha256, size = sha256_file(path), path.stat().st_size

@@ -53,3 +53,40 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 def test_readme_field_table_is_generated_from_the_schema():
     assert field_docs(3) in (REPO / "README.md").read_text()
     assert "| `content` | yes | Content ids" in field_docs(3)
+
+
+def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from pipeline.manifest.signing import check_signature, signature_path
+
+    manifest = tmp_path / "Q8_0.json"
+    manifest.write_bytes((REPO / "manifests/tiny-llama/Q8_0.json").read_bytes())
+    assert check_signature(manifest) == (False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
+    # No key named anywhere: the user's own key is made (0600) on first use, and used again after.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("MODELPREP_SIGNING_KEY", raising=False)
+    modelprep = [str(BIN / "modelprep")]
+    first = run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout
+    key = tmp_path / "config/modelprep/signing-key.pem"
+    assert key.stat().st_mode & 0o777 == 0o600 and "1 manifest(s) signed" in first
+    assert run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout == first  # Ed25519 is deterministic
+    ok, detail = check_signature(manifest)
+    assert ok and detail.startswith("signed by ed25519 key ")
+    assert "PRIVATE" not in first and key.read_text().split("\n")[1] not in first
+    assert ": valid" in run([*modelprep, "manifest", "validate", str(manifest)], cwd=tmp_path).stdout
+    # One changed byte in the manifest, or a signature by another key pasted in: both fail, saying why.
+    manifest.write_bytes(manifest.read_bytes().replace(b'"Q8_0"', b'"Q8_1"', 1))
+    result = run([*modelprep, "manifest", "validate", str(manifest)], cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "signature: the signature in Q8_0.sig.json does not match" in result.stdout
+    other = json.loads(signature_path(manifest).read_text())
+    other["public_key"] = "A" * 43 + "="
+    signature_path(manifest).write_text(json.dumps(other))
+    assert not check_signature(manifest)[0]
+    # A key that is not Ed25519 is one clear error.
+    rsa_key = tmp_path / "rsa.pem"
+    rsa_key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    result = run([*modelprep, "sign", "--key", str(rsa_key), str(manifest)], cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "rsa.pem: the signing key must be Ed25519, not RSAPrivateKey" in result.stderr

@@ -7,6 +7,8 @@ import json
 import shutil
 
 import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from pipeline.fileio import dumps_json
 from pipeline.ipfs.directory import add_path
@@ -46,8 +48,13 @@ def test_every_car_holds_its_package(built):
         assert f"root {content['package']['cid_v1']}, {content['car']['blocks']} blocks" in checked
 
 
-def test_verify_passes_and_names_a_flipped_byte(built):
+def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
     path = built / "build/tiny-llama/onnx/onnx-int4/tokenizer.json"
+    unsigned = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
+    assert unsigned.returncode == 1 and "not signed (no onnx-int4.sig.json" in unsigned.stdout
+    key = tmp_path / "key.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    run([str(BIN / "modelprep"), "sign", "--key", str(key), "manifests/tiny-llama/onnx-int4.json"], cwd=built)
     result = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built)
     assert "FAIL" not in result.stdout and result.stdout.count("ok  ") >= 2 * 9 + 9 + 2
     original = path.read_bytes()

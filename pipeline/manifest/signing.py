@@ -1,0 +1,89 @@
+"""Signed manifests: an Ed25519 signature over the manifest's exact bytes, in `<variant>.sig.json`.
+
+Detached, beside the manifest, for the same reason pins are: the manifest is a DVC output rebuilt
+byte for byte, the signature says who vouches for it. Manifests are written with sorted keys and
+fixed indentation, so the signed bytes are the canonical form.
+
+The key is the builder's: a PKCS#8 PEM Ed25519 private key named by MODELPREP_SIGNING_KEY or
+`--key`; without either, `modelprep sign` uses (and on first use creates, mode 0600) the user's
+own key at ~/.config/modelprep/signing-key.pem, as ssh-keygen does for ssh. The key never appears
+in output; the public key does, so a registry can decide whom to trust.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import read_json, write_json
+
+KEY_ENV = "MODELPREP_SIGNING_KEY"
+ALGORITHM = "ed25519"
+
+
+def default_key_path() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "modelprep" / "signing-key.pem"
+
+
+def signature_path(manifest: Path) -> Path:
+    return manifest.with_name(f"{manifest.stem}.sig.json")
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+
+
+def load_key(path: Path | None = None, create: bool = False) -> tuple[Ed25519PrivateKey, Path]:
+    """The signing key named by `path`, else by $MODELPREP_SIGNING_KEY, else the user's default key."""
+    path = path or (Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else default_key_path())
+    if not path.exists() and create and path == default_key_path():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption())
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(pem)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as err:
+        raise ModelprepError(path, f"cannot read the signing key: {err.strerror}") from None
+    except (ValueError, TypeError):
+        raise ModelprepError(path, "not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ModelprepError(path, f"the signing key must be Ed25519, not {type(key).__name__.removeprefix('_')}")
+    return key, path
+
+
+def sign_manifest(manifest: Path, key: Ed25519PrivateKey) -> Path:
+    data = manifest.read_bytes()
+    path = signature_path(manifest)
+    write_json(path, {"algorithm": ALGORITHM, "manifest": manifest.name,
+                      "manifest_sha256": hashlib.sha256(data).hexdigest(),
+                      "public_key": public_key_text(key.public_key()),
+                      "signature": base64.b64encode(key.sign(data)).decode()})
+    return path
+
+
+def check_signature(manifest: Path) -> tuple[bool, str]:
+    """Whether the manifest's bytes carry a valid signature, and what was found."""
+    path = signature_path(manifest)
+    if not path.is_file():
+        return False, f"not signed (no {path.name}; run `modelprep sign`)"
+    signature = read_json(path)
+    try:
+        if signature["algorithm"] != ALGORITHM:
+            return False, f"{path.name}: algorithm {signature['algorithm']!r}, expected {ALGORITHM}"
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(signature["public_key"]))
+        public.verify(base64.b64decode(signature["signature"]), manifest.read_bytes())
+    except (KeyError, ValueError, TypeError) as err:
+        return False, f"{path.name} is malformed: {type(err).__name__} {err}"
+    except InvalidSignature:
+        return False, f"the signature in {path.name} does not match the manifest's bytes"
+    return True, f"signed by ed25519 key {signature['public_key']}"

@@ -178,6 +178,28 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from pipeline.manifest.checklist import run_checklist
+
+    items = run_checklist(Path(args.manifest), args.runtime)
+    width = max(len(item.name) for item in items)
+    for item in items:
+        print(f"{'PASS' if item.passed else 'FAIL'}  {item.name.ljust(width)}  {item.reason}")
+    failed = [item.name for item in items if not item.passed]
+    if failed:
+        print(f"{ERROR_PREFIX}{args.manifest}: not ready to deploy: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.publish import publish
+
+    uploaded, unchanged = publish(load_params(args.params), Path("manifests"))
+    print(f"published: {uploaded} uploaded, {unchanged} already there with the same sha256")
+    return 0
+
+
 def _manifest_fields(args: argparse.Namespace) -> int:
     from pipeline.manifest.schema import field_docs, known_versions
 
@@ -256,6 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
     sign.add_argument("--key", help="PEM file of an Ed25519 private key (PKCS#8, unencrypted)")
     sign.set_defaults(run=_sign)
+    from pipeline.manifest.checklist import RUNTIMES
+
+    check = commands.add_parser("check", help="the pre-deployment checklist of a manifest: schema, signature, files "
+                                              "and CIDs, runtime, budget cap, latency SLA and fallback, verification "
+                                              "probes; exit 1 on any FAIL")
+    check.add_argument("manifest", help="manifests/<model>/<variant>.json")
+    check.add_argument("--runtime", choices=list(RUNTIMES), help="the runtime the nodes will use")
+    check.set_defaults(run=_check)
+    commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: bucket, "
+                                        "prefix and endpoint from MODELPREP_S3_BUCKET, MODELPREP_S3_PREFIX, "
+                                        "MODELPREP_S3_ENDPOINT; credentials from boto3's chain"
+                        ).set_defaults(run=_publish)
     manifest_commands = commands.add_parser(
         "manifest", help="release manifests and their published JSON Schema (manifests/schema/)").add_subparsers(
         dest="manifest_command", required=True)

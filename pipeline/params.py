@@ -124,6 +124,20 @@ class PerformanceSpec:
     repeats: int
 
 
+VERIFICATION_MODES = ("probes", "none")
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """The pre-deployment checklist recorded in every manifest."""
+
+    max_price_per_1k_tokens_usd: float
+    max_price_per_task_usd: float
+    latency_sla_ms: int
+    fallback_nodes: int
+    verification: str
+
+
 PIN_TARGETS = ("car", "kubo", "psa", "arweave")
 
 
@@ -189,6 +203,7 @@ class Params:
     onnx: ONNXSpec
     evaluation: EvaluationSpec
     performance: PerformanceSpec
+    deployment: DeploymentSpec
     pin: PinSpec
     gates: dict[str, Gate] = field(default_factory=dict)
 
@@ -388,6 +403,19 @@ def _performance(r: _Reader, data: dict[str, Any], evaluation: EvaluationSpec) -
     return spec
 
 
+def _deployment(r: _Reader, data: dict[str, Any]) -> DeploymentSpec:
+    r.section(data, "deployment")
+    r.no_extra(data, {f.name for f in dataclasses.fields(DeploymentSpec)}, "deployment")
+    fallback = r.get(data, "fallback_nodes", int, "deployment")
+    if fallback < 0:
+        raise ModelprepError(r.path, f"'deployment.fallback_nodes' must be 0 or more, got {fallback}")
+    return DeploymentSpec(
+        max_price_per_1k_tokens_usd=_non_negative(r, data, "max_price_per_1k_tokens_usd", "deployment"),
+        max_price_per_task_usd=_non_negative(r, data, "max_price_per_task_usd", "deployment"),
+        latency_sla_ms=r.positive(data, "latency_sla_ms", "deployment"), fallback_nodes=fallback,
+        verification=r.choice(data, "verification", "deployment", VERIFICATION_MODES))
+
+
 def _url(r: _Reader, data: dict[str, Any], key: str, where: str) -> str:
     value = r.get(data, key, str, where)
     if value and not value.startswith(("http://", "https://")):
@@ -398,10 +426,10 @@ def _url(r: _Reader, data: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _seconds(r: _Reader, data: dict[str, Any], key: str, where: str) -> float:
+def _non_negative(r: _Reader, data: dict[str, Any], key: str, where: str) -> float:
     value = r.get(data, key, float, where)
     if value < 0:
-        raise ModelprepError(r.path, f"'{where}.{key}' must be 0 or more seconds, got {value}")
+        raise ModelprepError(r.path, f"'{where}.{key}' must be 0 or more, got {value}")
     return value
 
 
@@ -423,10 +451,10 @@ def _pin(r: _Reader, data: dict[str, Any]) -> PinSpec:
         retry=retry,
         kubo=KuboSpec(api=_url(r, kubo, "api", "pin.kubo")),
         psa=PSASpec(endpoint=_url(r, psa, "endpoint", "pin.psa"), origins=tuple(origins),
-                    poll_s=_seconds(r, psa, "poll_s", "pin.psa"), wait_s=_seconds(r, psa, "wait_s", "pin.psa")),
+                    poll_s=_non_negative(r, psa, "poll_s", "pin.psa"), wait_s=_non_negative(r, psa, "wait_s", "pin.psa")),
         arweave=ArweaveSpec(gateway=_url(r, arweave, "gateway", "pin.arweave"),
-                            poll_s=_seconds(r, arweave, "poll_s", "pin.arweave"),
-                            confirm_wait_s=_seconds(r, arweave, "confirm_wait_s", "pin.arweave")),
+                            poll_s=_non_negative(r, arweave, "poll_s", "pin.arweave"),
+                            confirm_wait_s=_non_negative(r, arweave, "confirm_wait_s", "pin.arweave")),
     )
 
 
@@ -457,7 +485,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
-    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "pin", "gates"},
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "deployment", "pin", "gates"},
                "params")
     corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
     r.no_extra(corpus, {"eval_every"}, "corpus")
@@ -474,6 +502,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         onnx=onnx,
         evaluation=evaluation,
         performance=_performance(r, r.get(data, "performance", dict, "params"), evaluation),
+        deployment=_deployment(r, r.get(data, "deployment", dict, "params")),
         pin=_pin(r, r.get(data, "pin", dict, "params")),
         gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants + onnx.variants),
     )

@@ -9,6 +9,7 @@ the same record (and the same CIDs), and `git diff manifests/` shows exactly wha
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
@@ -23,7 +24,8 @@ from pipeline.toolchain import tool_versions
 
 # 2: one record shape for every format; files lists every file a node downloads.
 # 3: files are named as in the package; the artifact's build path is `artifact`; manifests add `content`.
-RECORD_VERSION = 3
+# 4: `deployment`, the pre-deployment checklist from params.yaml.
+RECORD_VERSION = 4
 STAGE = "release"
 
 
@@ -45,6 +47,7 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},
         "artifact": artifact.resolve().relative_to(root).as_posix(),
+        "deployment": dataclasses.asdict(params.deployment),
         "device": run["device"],
         "evaluation": run["evaluation"],
         "files": [{"path": name, "sha256": sha256_file(path), "size": path.stat().st_size}

@@ -128,6 +128,10 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["onnx"]["onnx-int4"].update(block_size=48), ("params.yaml", "'onnx.onnx-int4.block_size'")),
     (lambda p: p["onnx"]["onnx-int4"].update(accuracy_level=7), ("params.yaml", "accuracy_level' must be 0 to 4")),
     (lambda p: p["performance"].update(new_tokens=100), ("params.yaml", "must fit in 'evaluation.window'")),
+    (lambda p: p["deployment"].update(verification="maybe"), ("params.yaml", "'deployment.verification' is 'maybe'")),
+    (lambda p: p["deployment"].update(max_price_per_task_usd=-1), ("params.yaml", "max_price_per_task_usd' must be 0")),
+    (lambda p: p["pin"].update(target="ftp"), ("params.yaml", "'pin.target' is 'ftp'")),
+    (lambda p: p["pin"]["kubo"].update(api="http://user:pw@node:5001"), ("params.yaml", "holds credentials")),
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)

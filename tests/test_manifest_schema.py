@@ -28,7 +28,7 @@ def broken(manifest, change):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3)"),
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4)"),
     (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
     (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
     (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
@@ -51,8 +51,8 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 
 
 def test_readme_field_table_is_generated_from_the_schema():
-    assert field_docs(3) in (REPO / "README.md").read_text()
-    assert "| `content` | yes | Content ids" in field_docs(3)
+    assert field_docs(4) in (REPO / "README.md").read_text()
+    assert "| `deployment` | yes | The pre-deployment checklist" in field_docs(4)
 
 
 def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monkeypatch):

@@ -1,0 +1,86 @@
+"""`modelprep publish`: the manifests, their signatures and pins, the schema and the index, to an S3
+bucket a registry reads.
+
+Where and as whom come from the environment only: MODELPREP_S3_BUCKET (required),
+MODELPREP_S3_PREFIX (default `modelprep/`), MODELPREP_S3_ENDPOINT for S3-compatible services
+(MinIO, R2, a local server), and boto3's own credential chain (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, profiles). Each object carries its sha256 as S3's own
+checksum (the server checks it on upload) and as metadata; an object already there with the same
+sha256 is left alone, and every upload is read back and re-hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from base64 import b64encode
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+from pipeline.index import released_manifests
+from pipeline.manifest.schema import SCHEMA_DIR
+from pipeline.manifest.signing import signature_path
+from pipeline.params import Params
+from pipeline.pin.pins_file import pins_path
+from pipeline.progress import human_bytes, log
+
+STAGE = "publish"
+MEDIA_TYPES = {".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
+
+
+def publish_files(params: Params, manifests: Path) -> list[tuple[Path, str]]:
+    """(local file, key below the prefix) of everything a registry reads."""
+    files = [(manifests / "index.json", "index.json"), (manifests / "index.parquet", "index.parquet")]
+    files += [(path, f"schema/{path.name}") for path in sorted(SCHEMA_DIR.glob("*.json"))]
+    for manifest in released_manifests(params, manifests):
+        for path in (manifest, signature_path(manifest), pins_path(manifest)):
+            if path.is_file():
+                files.append((path, path.relative_to(manifests).as_posix()))
+    missing = [str(path) for path, _ in files if not path.is_file()]
+    if missing:
+        raise ModelprepError(missing[0], "missing: run `make release` (or `modelprep index`) first")
+    return files
+
+
+def _client():
+    import boto3
+
+    return boto3.client("s3", endpoint_url=os.environ.get("MODELPREP_S3_ENDPOINT") or None)
+
+
+def publish(params: Params, manifests: Path) -> tuple[int, int]:
+    """Upload what changed; (uploaded, unchanged) counts."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = os.environ.get("MODELPREP_S3_BUCKET")
+    if not bucket:
+        raise ModelprepError("MODELPREP_S3_BUCKET", "not set: name the bucket to publish to")
+    prefix = os.environ.get("MODELPREP_S3_PREFIX", "modelprep/")
+    client = _client()
+    uploaded = unchanged = 0
+    for path, name in publish_files(params, manifests):
+        key, data = prefix + name, path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        where = f"s3://{bucket}/{key}"
+        try:
+            try:
+                if client.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256") == sha256:
+                    unchanged += 1
+                    continue
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=MEDIA_TYPES[path.suffix],
+                              Metadata={"sha256": sha256}, ChecksumAlgorithm="SHA256",
+                              ChecksumSHA256=b64encode(bytes.fromhex(sha256)).decode())
+            back = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            raise ModelprepError(where, f"{error.get('Code', 'error')}: {error.get('Message', err)}") from None
+        except BotoCoreError as err:
+            raise ModelprepError(where, f"{type(err).__name__}: {err}") from None
+        if hashlib.sha256(back).hexdigest() != sha256:
+            raise ModelprepError(where, "reads back with other bytes than were uploaded")
+        uploaded += 1
+        log(STAGE, f"{path} -> {where} ({human_bytes(len(data))})")
+    return uploaded, unchanged

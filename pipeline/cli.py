@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("manifest", help="manifests/<model>/<variant>.json")
     manifest.add_argument("--remote", action="store_true",
                           help="read every file back from where the package is pinned (Kubo /api/v0/cat, Arweave "
-                               "/tx/{id}/data) or from --gateway, and re-hash it")
+                               "GET /{id}) or from --gateway, and re-hash it")
     manifest.add_argument("--target", choices=PIN_TARGETS, help="with --remote: only this target's pins")
     manifest.add_argument("--gateway", help="with --remote: an IPFS HTTP gateway URL to read /ipfs/CID/FILE from")
     manifest.add_argument("--secret-file", help=secret_help)

@@ -7,23 +7,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tests.project import REPO
 from tests.servers.faults import Answer, FaultyServer, Request
+from tests.servers.process import ServerProcess, free_port
 
 ARLOCAL = REPO / "tests/arlocal/node_modules/arlocal/bin/index.js"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _sha256(*parts: bytes) -> bytes:
@@ -55,35 +47,15 @@ def validate_path(root: bytes, dest: int, left: int, right: int, path: bytes) ->
     return validate_path(right_id, dest, max(left, split), right, rest)
 
 
-class Arlocal:
+class Arlocal(ServerProcess):
     def __init__(self, workdir: Path):
         if not ARLOCAL.is_file():
             raise RuntimeError(f"{ARLOCAL} is missing: `make test` installs arlocal (npm ci in tests/arlocal)")
-        self.workdir, self.port = workdir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
         # --dbpath is relative to the working directory; each instance gets its own.
-        self.process = subprocess.Popen(["node", str(ARLOCAL), str(self.port), "--dbpath", "arlocal-db", "--hidelogs"],
-                                        cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.get("/info")
-                return self
-            except (urllib.error.URLError, ConnectionError):
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.process.kill()
-                    raise RuntimeError(f"arlocal did not start: {self.process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().__init__("arlocal", ["node", str(ARLOCAL), str(port), "--dbpath", "arlocal-db", "--hidelogs"], port,
+                         "/info", cwd=workdir)
 
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=30) as answer:

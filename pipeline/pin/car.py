@@ -17,7 +17,7 @@ class CarFiles:
     endpoint = ""
 
     def __init__(self, spec: PinSpec, secret_file: Path | None = None, endpoint: str | None = None):
-        pass  # nothing to configure: no network, no credential
+        """Nothing to configure: no network, no credential (the arguments are every target's)."""
 
     def pin(self, release: Release, previous: Pin | None) -> Pin | None:
         log(STAGE, f"{release.label}: NOT pinned to any network; package {release.cid_v1} is in {release.car} "

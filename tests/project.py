@@ -14,8 +14,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Outputs the repository commits; a scratch build starts without them, as a clean checkout would
-# after deleting them, so every stage really runs.
+# after deleting them, so every stage really runs. The manifest schema is source, not output.
 COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
+SOURCE_UNDER_OUTPUTS = ("manifests/schema/",)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -41,7 +42,8 @@ def project_copy(dest: Path) -> Path:
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, listed):
-        if name.split("/")[0] in COMMITTED_OUTPUTS or not (REPO / name).is_file():
+        output = name.split("/")[0] in COMMITTED_OUTPUTS and not name.startswith(SOURCE_UNDER_OUTPUTS)
+        if output or not (REPO / name).is_file():
             continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, sha256_file, write_json
 from pipeline.formats import format_of
 from pipeline.gates import check_gate, gate_dict
+from pipeline.manifest.describe import architecture, file_role
 from pipeline.manifest.schema import check_manifest
 from pipeline.package import CONTENT, package_content, package_files
 from pipeline.params import Params
@@ -25,12 +26,13 @@ from pipeline.toolchain import tool_versions
 # 2: one record shape for every format; files lists every file a node downloads.
 # 3: files are named as in the package; the artifact's build path is `artifact`; manifests add `content`.
 # 4: `deployment`, the pre-deployment checklist from params.yaml.
-RECORD_VERSION = 4
+# 5: every file's `role` and `media_type`; `architecture` from the model's config.json.
+RECORD_VERSION = 5
 STAGE = "release"
 
 
 def release_variant(params: Params, model: str, variant: str, artifact: Path, metrics_path: Path, run_path: Path,
-                    source_record: Path, out: Path, car: Path) -> None:
+                    source_record: Path, config: Path, out: Path, car: Path) -> None:
     metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
     kind = source["kind"]
     gate = params.gate(variant)
@@ -46,12 +48,14 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
     files = package_files(artifact, fmt.files(artifact))
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},
+        "architecture": architecture(read_json(config)),
         "artifact": artifact.resolve().relative_to(root).as_posix(),
         "deployment": dataclasses.asdict(params.deployment),
         "device": run["device"],
         "evaluation": run["evaluation"],
-        "files": [{"path": name, "sha256": sha256_file(path), "size": path.stat().st_size}
-                  for name, path in files.items()],
+        "files": [{"media_type": media_type, "path": name, "role": role, "sha256": sha256_file(path),
+                   "size": path.stat().st_size}
+                  for name, path in files.items() for role, media_type in [file_role(name)]],
         "format": fmt.name,
         **fmt.record(params, variant, artifact),
         "kind": kind,

@@ -16,8 +16,9 @@ parser.add_argument("--artifact", type=Path, required=True, help="the variant: a
 parser.add_argument("--metrics", type=Path, required=True, help="metrics from the evaluate stage")
 parser.add_argument("--run", type=Path, required=True, help="measurement record from the evaluate stage")
 parser.add_argument("--source", type=Path, required=True, help="source record from the import stage")
+parser.add_argument("--config", type=Path, required=True, help="the model's config.json (architecture figures)")
 parser.add_argument("--out", type=Path, required=True, help="output release manifest (JSON)")
 parser.add_argument("--car", type=Path, required=True, help="output CAR file of the variant's package")
 args = parser.parse_args()
 sys.exit(run_guarded(lambda: release_variant(load_params(), args.model, args.variant, args.artifact, args.metrics,
-                                             args.run, args.source, args.out, args.car)))
+                                             args.run, args.source, args.config, args.out, args.car)))

@@ -28,7 +28,7 @@ def broken(manifest, change):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4)"),
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5)"),
     (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
     (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
     (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
@@ -51,8 +51,31 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 
 
 def test_readme_field_table_is_generated_from_the_schema():
-    assert field_docs(4) in (REPO / "README.md").read_text()
-    assert "| `deployment` | yes | The pre-deployment checklist" in field_docs(4)
+    assert field_docs(5) in (REPO / "README.md").read_text()
+    assert "| `architecture` | yes | Architecture figures" in field_docs(5)
+
+
+def test_files_have_roles_and_the_architecture_is_the_configs(built):
+    def manifest(model, variant):
+        return json.loads((built / f"manifests/{model}/{variant}.json").read_text())
+
+    llama = manifest("tiny-llama", "onnx-int4")
+    roles = {f["path"]: (f["role"], f["media_type"]) for f in llama["files"]}
+    assert roles["model.onnx"] == ("model", "application/octet-stream")
+    assert roles["genai_config.json"] == ("engine-config", "application/json")
+    assert roles["tokenizer.model"][0] == roles["tokenizer.json"][0] == "tokenizer"
+    assert roles["config.json"][0] == "config"
+    config = json.loads((built / "build/tiny-llama/hf/config.json").read_text())
+    assert llama["architecture"] == {
+        "architecture": "LlamaForCausalLM", "model_type": "llama", "layers": config["num_hidden_layers"],
+        "hidden_size": config["hidden_size"], "ffn_size": config["intermediate_size"],
+        "heads": config["num_attention_heads"], "kv_heads": config["num_key_value_heads"],
+        "head_size": config["head_dim"], "vocabulary": config["vocab_size"],
+        "trained_context": config["max_position_embeddings"], "sliding_window": None}
+    assert manifest("tiny-llama", "Q4_K_M")["files"][0]["role"] == "weights"
+    minilm = manifest("all-minilm-l6-v2", "onnx-int8")
+    assert {f["path"]: f["role"] for f in minilm["files"]}["1_Pooling/config.json"] == "pooling"
+    assert minilm["architecture"]["kv_heads"] == minilm["architecture"]["heads"] == 12
 
 
 def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monkeypatch):

@@ -1,0 +1,50 @@
+"""What a manifest says about a variant beyond its bytes: each file's role and media type, and the
+architecture figures a scheduler sizes memory from (read from the model's config.json)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+# Roles by file name, as the runtimes use them; anything else in an ONNX directory is config.
+_ROLES = {
+    "model.onnx": "model", "genai_config.json": "engine-config", "tokenizer.json": "tokenizer",
+    "tokenizer.model": "tokenizer", "vocab.txt": "tokenizer", "merges.txt": "tokenizer",
+    "tokenizer_config.json": "tokenizer", "special_tokens_map.json": "tokenizer", "modules.json": "pooling",
+    "sentence_bert_config.json": "pooling", "config_sentence_transformers.json": "pooling",
+}
+_MEDIA_TYPES = {".json": "application/json", ".txt": "text/plain"}
+
+
+def file_role(name: str) -> tuple[str, str]:
+    """(role, media type) of a package file: weights, model, external-data, tokenizer, config, engine-config or
+    pooling. GGUF and ONNX have no registered media type, so binary files are application/octet-stream."""
+    path = PurePosixPath(name)
+    if path.suffix == ".gguf":
+        role = "weights"
+    elif name.endswith(".onnx.data"):
+        role = "external-data"
+    elif path.parts[0].endswith("_Pooling"):
+        role = "pooling"
+    else:
+        role = _ROLES.get(path.name, "config")
+    return role, _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+
+
+def architecture(config: dict[str, Any]) -> dict[str, Any]:
+    """Layers, widths, heads and context from a Hugging Face config.json (None where the model has none)."""
+    heads = config["num_attention_heads"]
+    hidden = config["hidden_size"]
+    return {
+        "architecture": (config.get("architectures") or [None])[0],
+        "model_type": config.get("model_type"),
+        "layers": config["num_hidden_layers"],
+        "hidden_size": hidden,
+        "ffn_size": config.get("intermediate_size"),
+        "heads": heads,
+        "kv_heads": config.get("num_key_value_heads") or heads,
+        "head_size": config.get("head_dim") or hidden // heads,
+        "vocabulary": config["vocab_size"],
+        "trained_context": config.get("max_position_embeddings"),
+        "sliding_window": config.get("sliding_window"),
+    }

@@ -134,14 +134,18 @@ def _verify(args: argparse.Namespace) -> int:
         raise ModelprepError(args.manifest, "--target and --gateway go with --remote")
     else:
         checks = verify_manifest(Path(args.manifest))
-    width = max(len(c.item) for c in checks)
-    for check in checks:
-        print(f"{'ok  ' if check.passed else 'FAIL'}  {check.item.ljust(width)}  {check.detail}")
-    failed = [c.item for c in checks if not c.passed]
+    failed = _print_checks(checks, "ok  ")
     if failed:
         print(f"{ERROR_PREFIX}{args.manifest}: {len(failed)} check(s) failed, first: {failed[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
+
+
+def _print_checks(checks, passed_word: str) -> list[str]:
+    """A table of checks, one line each with its status word; the names of those that failed."""
+    width = max(len(c.item) for c in checks)
+    for check in checks:
+        print(f"{passed_word if check.passed else 'FAIL'}  {check.item.ljust(width)}  {check.detail}")
+    return [c.item for c in checks if not c.passed]
 
 
 def _manifest_validate(args: argparse.Namespace) -> int:
@@ -181,11 +185,7 @@ def _sign(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from pipeline.manifest.checklist import run_checklist
 
-    items = run_checklist(Path(args.manifest), args.runtime)
-    width = max(len(item.name) for item in items)
-    for item in items:
-        print(f"{'PASS' if item.passed else 'FAIL'}  {item.name.ljust(width)}  {item.reason}")
-    failed = [item.name for item in items if not item.passed]
+    failed = _print_checks(run_checklist(Path(args.manifest), args.runtime), "PASS")
     if failed:
         print(f"{ERROR_PREFIX}{args.manifest}: not ready to deploy: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

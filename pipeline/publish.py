@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError
 from pipeline.index import released_manifests
+from pipeline.manifest.describe import media_type
 from pipeline.manifest.schema import SCHEMA_DIR
 from pipeline.manifest.signing import signature_path
 from pipeline.params import Params
@@ -25,7 +26,6 @@ from pipeline.pin.pins_file import pins_path
 from pipeline.progress import human_bytes, log
 
 STAGE = "publish"
-MEDIA_TYPES = {".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
 
 
 def publish_files(params: Params, manifests: Path) -> list[tuple[Path, str]]:
@@ -70,7 +70,7 @@ def publish(params: Params, manifests: Path) -> tuple[int, int]:
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                     raise
-            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=MEDIA_TYPES[path.suffix],
+            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=media_type(path.name),
                               Metadata={"sha256": sha256}, ChecksumAlgorithm="SHA256",
                               ChecksumSHA256=b64encode(bytes.fromhex(sha256)).decode())
             back = client.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -13,12 +13,18 @@ _ROLES = {
     "tokenizer_config.json": "tokenizer", "special_tokens_map.json": "tokenizer", "modules.json": "pooling",
     "sentence_bert_config.json": "pooling", "config_sentence_transformers.json": "pooling",
 }
-_MEDIA_TYPES = {".json": "application/json", ".txt": "text/plain"}
+_MEDIA_TYPES = {".json": "application/json", ".txt": "text/plain", ".md": "text/markdown",
+                ".parquet": "application/vnd.apache.parquet"}
+
+
+def media_type(name: str) -> str:
+    """GGUF and ONNX have no registered media type, so binary files are application/octet-stream."""
+    return _MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
 
 
 def file_role(name: str) -> tuple[str, str]:
     """(role, media type) of a package file: weights, model, external-data, tokenizer, config, engine-config or
-    pooling. GGUF and ONNX have no registered media type, so binary files are application/octet-stream."""
+    pooling."""
     path = PurePosixPath(name)
     if path.suffix == ".gguf":
         role = "weights"
@@ -28,7 +34,7 @@ def file_role(name: str) -> tuple[str, str]:
         role = "pooling"
     else:
         role = _ROLES.get(path.name, "config")
-    return role, _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+    return role, media_type(name)
 
 
 def architecture(config: dict[str, Any]) -> dict[str, Any]:

@@ -27,20 +27,16 @@ from pipeline.arweave.transaction import Transaction
 from pipeline.arweave.wallet import Wallet
 from pipeline.errors import ModelprepError
 from pipeline.fileio import dumps_json, read_json, write_json
+from pipeline.manifest.describe import media_type
 from pipeline.params import PinSpec
 from pipeline.pin.base import STAGE, PackageFile, Pin, Release
-from pipeline.pin.http import HttpClient, RetryPolicy, stream_chunks
+from pipeline.pin.http import HttpClient, stream_chunks
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import ByteProgress, human_bytes, log
 
 WALLET_ENV = "MODELPREP_ARWEAVE_WALLET"
 PATH_MANIFEST_TYPE = "application/x.arweave-manifest+json"
-CONTENT_TYPES = {".json": "application/json", ".txt": "text/plain", ".md": "text/markdown"}
 ACCEPTED = (200, 208)  # 208: the node already has this transaction or chunk
-
-
-def content_type(name: str) -> str:
-    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
 
 
 class UploadState:
@@ -60,7 +56,7 @@ class Arweave:
 
     def __init__(self, spec: PinSpec, wallet_file: Path | None = None, endpoint: str | None = None):
         self.spec, self.endpoint, self.wallet_file = spec.arweave, endpoint or spec.arweave.gateway, wallet_file
-        self.client = HttpClient(self.endpoint, RetryPolicy(**vars(spec.retry)), STAGE,
+        self.client = HttpClient(self.endpoint, spec.retry, STAGE,
                                  f"{WALLET_ENV} or --secret-file")
 
     def _wallet(self) -> Wallet:
@@ -81,7 +77,7 @@ class Arweave:
                   ("Package-CID", release.cid_v1)]
         transactions = {}
         for entry in release.files:
-            tags = [("Content-Type", content_type(entry.name)), ("File-Name", entry.name),
+            tags = [("Content-Type", media_type(entry.name)), ("File-Name", entry.name),
                     ("File-SHA256", entry.sha256), ("IPFS-CID", entry.cid_v1), *common]
             transactions[entry.name] = self._upload(wallet, state, entry, tags, release.label)
         manifest = dumps_json({"manifest": "arweave/paths", "version": "0.1.0", "index": {"path": "modelprep.json"},

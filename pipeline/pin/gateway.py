@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 from pipeline.params import RetrySpec
 from pipeline.pin.base import STAGE
-from pipeline.pin.http import HttpClient, RetryPolicy, stream_chunks
+from pipeline.pin.http import HttpClient, stream_chunks
 
 
 class Gateway:
     def __init__(self, url: str, retry: RetrySpec):
         self.endpoint = url
-        self.client = HttpClient(url, RetryPolicy(**vars(retry)), STAGE, "the gateway's access settings")
+        self.client = HttpClient(url, retry, STAGE, "the gateway's access settings")
 
     def open_file(self, package_cid: str, name: str) -> Iterator[bytes]:
         return stream_chunks(self.client.request("GET", f"/ipfs/{package_cid}/{name}", stream=True))

@@ -13,34 +13,28 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from pipeline.errors import ModelprepError
+from pipeline.params import RetrySpec
 from pipeline.progress import ByteProgress, log
 
 Body = Callable[[], Any]  # makes the body anew for each attempt (a stream can be read only once)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int  # tries in all, the first included
-    backoff_s: float  # first wait; doubles after each failed try
-    max_backoff_s: float
-    timeout_s: float  # connect and per-read timeout of one try
-
-    def wait(self, attempt: int, retry_after: str | None) -> float:
-        wait = min(self.backoff_s * 2 ** attempt, self.max_backoff_s)
-        if retry_after and retry_after.strip().isdigit():
-            wait = max(wait, min(float(retry_after), self.max_backoff_s))
-        return wait
+def backoff(retry: RetrySpec, attempt: int, retry_after: str | None) -> float:
+    """Seconds before try `attempt + 2`: doubling from `backoff_s`, at least what Retry-After asks, capped."""
+    wait = min(retry.backoff_s * 2 ** attempt, retry.max_backoff_s)
+    if retry_after and retry_after.strip().isdigit():
+        wait = max(wait, min(float(retry_after), retry.max_backoff_s))
+    return wait
 
 
 class HttpClient:
-    def __init__(self, base_url: str, retry: RetryPolicy, stage: str, credential_hint: str,
+    def __init__(self, base_url: str, retry: RetrySpec, stage: str, credential_hint: str,
                  headers: dict[str, str] | None = None, is_answer: Callable[[requests.Response], bool] | None = None):
         self.base_url = base_url.rstrip("/")
         self.retry, self.stage, self.credential_hint = retry, stage, credential_hint
@@ -87,7 +81,7 @@ class HttpClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _wait(self, url: str, attempt: int, why: str, retry_after: str | None) -> None:
-        wait = self.retry.wait(attempt, retry_after)
+        wait = backoff(self.retry, attempt, retry_after)
         log(self.stage, f"{url}: {why}; retry {attempt + 1} of {self.retry.attempts - 1} in {wait:.1f} s")
         time.sleep(wait)
 

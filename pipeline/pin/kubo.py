@@ -22,7 +22,7 @@ import requests
 from pipeline.errors import ModelprepError
 from pipeline.params import PinSpec
 from pipeline.pin.base import STAGE, Pin, Release, different_cid, same_content
-from pipeline.pin.http import HttpClient, MultipartFile, RetryPolicy, reason, stream_chunks
+from pipeline.pin.http import HttpClient, MultipartFile, reason, stream_chunks
 from pipeline.pin.secrets import read_secret
 from pipeline.progress import ByteProgress, human_bytes, log
 
@@ -55,7 +55,7 @@ class Kubo:
         secret = read_secret(AUTH_ENV, auth_file, "Kubo RPC credential")
         headers = {"Authorization": _authorization(secret)} if secret else {}
         self.endpoint = endpoint or spec.kubo.api
-        self.client = HttpClient(self.endpoint, RetryPolicy(**vars(spec.retry)), STAGE, AUTH_ENV, headers,
+        self.client = HttpClient(self.endpoint, spec.retry, STAGE, AUTH_ENV, headers,
                                  _kubo_error)
 
     def pin(self, release: Release, previous: Pin | None) -> Pin:

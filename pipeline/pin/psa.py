@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.errors import ModelprepError
 from pipeline.params import PinSpec
 from pipeline.pin.base import STAGE, Pin, Release, different_cid, same_content
-from pipeline.pin.http import HttpClient, RetryPolicy
+from pipeline.pin.http import HttpClient
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import log
 
@@ -34,7 +34,7 @@ class PinningService:
         if not self.endpoint:
             raise ModelprepError("params.yaml", "'pin.psa.endpoint' is empty: name the Pinning Service API URL")
         token = require_secret(TOKEN_ENV, token_file, "Pinning Service API token", "--secret-file")
-        self.client = HttpClient(self.endpoint, RetryPolicy(**vars(spec.retry)), STAGE,
+        self.client = HttpClient(self.endpoint, spec.retry, STAGE,
                                  f"{TOKEN_ENV} or --secret-file", {"Authorization": f"Bearer {token}"})
 
     def pin(self, release: Release, previous: Pin | None) -> Pin:

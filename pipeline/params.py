@@ -7,6 +7,7 @@ malformed file fails in one place with one message that names the key.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class ModelSpec:
     revision: str | None = None
     kind: str | None = None  # inferred from the config when absent
     allow_pickle: bool = False
+    license: str = "NOASSERTION"  # SPDX expression; NOASSERTION (SPDX's word) when params.yaml states none
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,36 @@ class PerformanceSpec:
 
 
 VERIFICATION_MODES = ("probes", "none")
+TRAINED_CONTEXT = "trained"
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """Who the manifests name as builder, and the version they give the released variants."""
+
+    builder: str
+    version: str
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    """The serving profiles every manifest estimates memory for."""
+
+    contexts: tuple[int | str, ...]  # tokens per sequence, or TRAINED_CONTEXT
+    parallel: tuple[int, ...]  # sequences served at once
+    ubatch: int  # tokens per micro-batch
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """Fixed inputs whose expected outputs every manifest carries, so a registry can spot-check a node."""
+
+    prompts: tuple[str, ...]  # decoders: greedy continuations of these
+    new_tokens: int
+    top_k: int  # log-probabilities kept per step
+    logprob_tolerance: float  # nats a served log-probability may differ by
+    sentences: tuple[str, ...]  # encoders: embeddings of these
+    min_cosine: float  # a served embedding must be at least this close
 
 
 @dataclass(frozen=True)
@@ -204,6 +236,9 @@ class Params:
     evaluation: EvaluationSpec
     performance: PerformanceSpec
     deployment: DeploymentSpec
+    release: ReleaseSpec
+    memory: MemorySpec
+    probes: ProbeSpec
     pin: PinSpec
     gates: dict[str, Gate] = field(default_factory=dict)
 
@@ -300,7 +335,7 @@ def _models(r: _Reader, data: dict[str, Any]) -> dict[str, ModelSpec]:
     for name, entry in data.items():
         where = f"models.{name}"
         r.section(entry, where)
-        r.no_extra(entry, {"source", "revision", "kind", "allow_pickle"}, where)
+        r.no_extra(entry, {"source", "revision", "kind", "allow_pickle", "license"}, where)
         kind = r.get(entry, "kind", str, where, None)
         if kind is not None and kind not in MODEL_KINDS:
             raise ModelprepError(r.path, f"'{where}.kind' is {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
@@ -310,8 +345,21 @@ def _models(r: _Reader, data: dict[str, Any]) -> dict[str, ModelSpec]:
             revision=r.get(entry, "revision", str, where, None),
             kind=kind,
             allow_pickle=r.get(entry, "allow_pickle", bool, where, False),
+            license=_spdx(r, entry, where),
         )
     return models
+
+
+# An SPDX license expression: ids (letters, digits, '.', '-', '+', LicenseRef-...) joined by AND/OR/WITH.
+SPDX_EXPRESSION = re.compile(r"^\(?[A-Za-z0-9.+-]+\)?( (AND|OR|WITH) \(?[A-Za-z0-9.+-]+\)?)*$")
+
+
+def _spdx(r: _Reader, entry: dict[str, Any], where: str) -> str:
+    value = r.get(entry, "license", str, where, "NOASSERTION")
+    if not SPDX_EXPRESSION.match(value):
+        raise ModelprepError(r.path, f"'{where}.license' must be an SPDX license expression such as Apache-2.0, "
+                                     f"got {value!r}")
+    return value
 
 
 def _gguf(r: _Reader, data: dict[str, Any]) -> GGUFSpec:
@@ -416,6 +464,53 @@ def _deployment(r: _Reader, data: dict[str, Any]) -> DeploymentSpec:
         verification=r.choice(data, "verification", "deployment", VERIFICATION_MODES))
 
 
+def _release(r: _Reader, data: dict[str, Any]) -> ReleaseSpec:
+    r.section(data, "release")
+    r.no_extra(data, {"builder", "version"}, "release")
+    spec = ReleaseSpec(builder=r.get(data, "builder", str, "release").strip(),
+                       version=r.get(data, "version", str, "release"))
+    if not spec.builder:
+        raise ModelprepError(r.path, "'release.builder' must name who builds the release")
+    return spec
+
+
+def _positive_list(r: _Reader, data: dict[str, Any], key: str, where: str, allowed: tuple[str, ...] = ()) -> tuple:
+    values = r.get(data, key, list, where)
+    bad = [v for v in values if v not in allowed and (isinstance(v, bool) or not isinstance(v, int) or v < 1)]
+    if bad or not values:
+        extra = f" or {', '.join(allowed)}" if allowed else ""
+        raise ModelprepError(r.path, f"'{where}.{key}' must list positive whole numbers{extra}, got {values!r}")
+    return tuple(values)
+
+
+def _memory(r: _Reader, data: dict[str, Any]) -> MemorySpec:
+    r.section(data, "memory")
+    r.no_extra(data, {"contexts", "parallel", "ubatch"}, "memory")
+    return MemorySpec(contexts=_positive_list(r, data, "contexts", "memory", (TRAINED_CONTEXT,)),
+                      parallel=_positive_list(r, data, "parallel", "memory"), ubatch=r.positive(data, "ubatch", "memory"))
+
+
+def _texts(r: _Reader, data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = r.get(data, key, list, where)
+    if not values or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ModelprepError(r.path, f"'{where}.{key}' must list at least one non-empty text")
+    return tuple(values)
+
+
+def _probes(r: _Reader, data: dict[str, Any]) -> ProbeSpec:
+    r.section(data, "probes")
+    r.no_extra(data, {f.name for f in dataclasses.fields(ProbeSpec)}, "probes")
+    min_cosine = r.get(data, "min_cosine", float, "probes")
+    if not 0 < min_cosine <= 1:
+        raise ModelprepError(r.path, f"'probes.min_cosine' must be above 0 and at most 1, got {min_cosine}")
+    tolerance = r.get(data, "logprob_tolerance", float, "probes")
+    if tolerance <= 0:
+        raise ModelprepError(r.path, f"'probes.logprob_tolerance' must be above 0, got {tolerance}")
+    return ProbeSpec(prompts=_texts(r, data, "prompts", "probes"), new_tokens=r.positive(data, "new_tokens", "probes"),
+                     top_k=r.positive(data, "top_k", "probes"), logprob_tolerance=tolerance,
+                     sentences=_texts(r, data, "sentences", "probes"), min_cosine=min_cosine)
+
+
 def _url(r: _Reader, data: dict[str, Any], key: str, where: str) -> str:
     value = r.get(data, key, str, where)
     if value and not value.startswith(("http://", "https://")):
@@ -485,8 +580,8 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
-    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "deployment", "pin", "gates"},
-               "params")
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "deployment", "release",
+                      "memory", "probes", "pin", "gates"}, "params")
     corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
     r.no_extra(corpus, {"eval_every"}, "corpus")
     examples = r.get(data, "examples", dict, "params")
@@ -503,6 +598,9 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         evaluation=evaluation,
         performance=_performance(r, r.get(data, "performance", dict, "params"), evaluation),
         deployment=_deployment(r, r.get(data, "deployment", dict, "params")),
+        release=_release(r, r.get(data, "release", dict, "params")),
+        memory=_memory(r, r.get(data, "memory", dict, "params")),
+        probes=_probes(r, r.get(data, "probes", dict, "params")),
         pin=_pin(r, r.get(data, "pin", dict, "params")),
         gates=_gates(r, r.get(data, "gates", dict, "params"), gguf.variants + onnx.variants),
     )

@@ -131,6 +131,14 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["deployment"].update(verification="maybe"), ("params.yaml", "'deployment.verification' is 'maybe'")),
     (lambda p: p["deployment"].update(max_price_per_task_usd=-1), ("params.yaml", "max_price_per_task_usd' must be 0")),
     (lambda p: p["pin"].update(target="ftp"), ("params.yaml", "'pin.target' is 'ftp'")),
+    (lambda p: p["models"]["broken"].update(license="Apache 2.0 or MIT"), ("params.yaml", "'models.broken.license'",
+                                                                           "SPDX license expression")),
+    (lambda p: p["memory"].update(contexts=[2048, "max"]), ("params.yaml", "'memory.contexts' must list positive",
+                                                            "or trained")),
+    (lambda p: p["memory"].update(parallel=[0]), ("params.yaml", "'memory.parallel' must list positive")),
+    (lambda p: p["probes"].update(prompts=[]), ("params.yaml", "'probes.prompts' must list at least one")),
+    (lambda p: p["probes"].update(min_cosine=1.5), ("params.yaml", "'probes.min_cosine' must be above 0")),
+    (lambda p: p["release"].update(builder=" "), ("params.yaml", "'release.builder' must name who builds")),
     (lambda p: p["pin"]["kubo"].update(api="http://user:pw@node:5001"), ("params.yaml", "holds credentials")),
 ])
 def test_malformed_params(project, edit, fragments):

@@ -11,6 +11,7 @@ from pipeline.fileio import read_json, write_json
 from pipeline.formats import format_of
 from pipeline.params import EvaluationSpec, Params
 from pipeline.performance import measure_in_child
+from pipeline.probes.build import build_probes
 from pipeline.progress import log
 from pipeline.runtimes.torch_hf import TorchReference, torch_cuda_build
 
@@ -38,9 +39,10 @@ def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: P
 
 
 def validate_variant(params: Params, model: str, variant: str, artifact: Path, reference_dir: Path,
-                     metrics_out: Path, run_out: Path, performance_out: Path) -> None:
+                     metrics_out: Path, run_out: Path, performance_out: Path, probes_out: Path) -> None:
     """Score the variant in its format's runtime; write its figures (numbers only, for `dvc metrics`),
-    how they were measured, and its speed and memory on this device (a record of its own)."""
+    how they were measured, its verification probes, and its speed and memory on this device (a record
+    of its own)."""
     stage = f"evaluate {model} {variant}"
     fmt, spec = format_of(params, variant), params.evaluation
     reference = Reference.load(reference_dir)
@@ -54,11 +56,13 @@ def validate_variant(params: Params, model: str, variant: str, artifact: Path, r
             "window": int(reference.inputs.shape[1]) if reference.kind == "decoder" else None,
         },
     }
+    probes = build_probes(runtime, reference.kind, params.probes)
     runtime.close()
     performance = measure_in_child(fmt.name, artifact, reference_dir, spec, params.performance)
     size = fmt.size(artifact, reference.record["parameters"])
     write_json(run_out, run)
     write_json(metrics_out, {"accuracy": accuracy, "size": size})
     write_json(performance_out, performance)
+    write_json(probes_out, probes)
     log(stage, ", ".join(f"{k} {v}" for k, v in accuracy.items()))
     log(stage, ", ".join(f"{k} {v}" for k, v in performance.items() if k != "runtime"))

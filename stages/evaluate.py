@@ -16,6 +16,7 @@ parser.add_argument("--reference", type=Path, required=True, help="reference fol
 parser.add_argument("--metrics", type=Path, required=True, help="output metrics file (JSON, numbers only)")
 parser.add_argument("--run", type=Path, required=True, help="output record of how it was measured (JSON)")
 parser.add_argument("--performance", type=Path, required=True, help="output speed and memory record (JSON)")
+parser.add_argument("--probes", type=Path, required=True, help="output verification probes (JSON)")
 args = parser.parse_args()
 sys.exit(run_guarded(lambda: validate_variant(load_params(), args.model, args.variant, args.artifact, args.reference,
-                                              args.metrics, args.run, args.performance)))
+                                              args.metrics, args.run, args.performance, args.probes)))

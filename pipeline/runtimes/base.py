@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,9 +24,23 @@ class Runtime(ABC):
         """Pooled embeddings (len(sentences), dim), pooled as the model's own config says."""
 
     @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of a prompt as this runtime's tokenizer (and a server on it) reads it, BOS included."""
+
+    @abstractmethod
+    def piece(self, token: int, previous: list[int]) -> str:
+        """The text `token` adds after the `previous` tokens, as a completion server reports it."""
+
+    @abstractmethod
     def info(self) -> dict[str, Any]:
         """Runtime name, version and the device it actually ran on."""
 
     @abstractmethod
     def close(self) -> None:
         """Release the model's memory."""
+
+
+def piece_by_offset(decode: Callable[[list[int]], str], token: int, previous: list[int]) -> str:
+    """The text a token adds: decoding it alone would drop SentencePiece's leading space."""
+    before = decode(previous)
+    return decode([*previous, token])[len(before):]

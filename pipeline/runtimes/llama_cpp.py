@@ -49,6 +49,13 @@ class LlamaCppRuntime(Runtime):
     def embed(self, sentences: list[str]) -> np.ndarray:
         return np.asarray(self.llm.embed(sentences, normalize=False, truncate=True), dtype=np.float32)
 
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    def piece(self, token: int, previous: list[int]) -> str:
+        # As llama-cpp-python's server words its logprobs: offsets after the completion so far.
+        return self.llm.detokenize([token], prev_tokens=previous).decode("utf-8", errors="ignore")
+
     def info(self) -> dict[str, Any]:
         import llama_cpp
 

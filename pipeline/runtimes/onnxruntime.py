@@ -8,6 +8,7 @@ not only its full-sequence path.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +19,7 @@ from pipeline.errors import ModelprepError
 from pipeline.onnx.feeds import DecoderIO, encoder_feeds
 from pipeline.onnx.files import MODEL_FILE
 from pipeline.progress import log
-from pipeline.runtimes.base import Runtime
+from pipeline.runtimes.base import Runtime, piece_by_offset
 from pipeline.runtimes.pooling import pool, pooling_mode
 
 BATCH = 32
@@ -32,7 +33,7 @@ def cuda_provider_built() -> bool:
     return CUDA in onnxruntime.get_available_providers()
 
 
-def _batch_tokenizer(model_dir: Path, max_tokens: int):
+def _tokenizer(model_dir: Path):
     """The variant's tokenizer.json in the `tokenizers` library, as a serving node would load it
     (transformers would pull in torch, and its memory would count as the variant's)."""
     from tokenizers import Tokenizer
@@ -40,7 +41,11 @@ def _batch_tokenizer(model_dir: Path, max_tokens: int):
     path = model_dir / "tokenizer.json"
     if not path.is_file():
         raise ModelprepError(path, "tokenizer.json missing from the ONNX variant")
-    tokenizer = Tokenizer.from_file(str(path))
+    return Tokenizer.from_file(str(path))
+
+
+def _batch_tokenizer(model_dir: Path, max_tokens: int):
+    tokenizer = _tokenizer(model_dir)
     # Pad to the longest sentence of each batch (some files pin a fixed length), cut at max_tokens.
     padding = tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]", "pad_type_id": 0}
     tokenizer.enable_padding(pad_id=padding["pad_id"], pad_token=padding["pad_token"],
@@ -80,6 +85,7 @@ class OnnxRuntime(Runtime):
             raise ModelprepError(path, f"{kind}s are read from the '{wanted_output}' output, which this graph "
                                        f"lacks (it outputs {', '.join(self.output_names)})")
         self.output_index = self.output_names.index(wanted_output)
+        self.model_dir = model_dir
         if kind == "decoder":
             self.io = DecoderIO.of(inputs, path)
         else:
@@ -120,6 +126,18 @@ class OnnxRuntime(Runtime):
             hidden = self.session.run(["last_hidden_state"], encoder_feeds(self.inputs, batch))[0]
             out.append(pool(hidden, batch["attention_mask"], self.pooling))
         return np.concatenate(out)
+
+    @cached_property
+    def text_tokenizer(self):
+        """Decoders take token ids; their tokenizer is loaded only for text (probes), so it does not count in
+        the measured memory of the model."""
+        return _tokenizer(self.model_dir)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.text_tokenizer.encode(text).ids
+
+    def piece(self, token: int, previous: list[int]) -> str:
+        return piece_by_offset(self.text_tokenizer.decode, token, previous)
 
     def info(self) -> dict[str, Any]:
         import onnxruntime

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from pipeline import device as devices
-from pipeline.runtimes.base import Runtime
+from pipeline.runtimes.base import Runtime, piece_by_offset
 from pipeline.runtimes.pooling import pool, pooling_mode
 
 BATCH = 32
@@ -53,6 +53,12 @@ class TorchReference(Runtime):
                 token = int(result.logits[0, -1].argmax())
                 yield token
                 ids = torch.tensor([[token]], device=self.device)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text)["input_ids"]
+
+    def piece(self, token: int, previous: list[int]) -> str:
+        return piece_by_offset(self.tokenizer.decode, token, previous)
 
     def embed(self, sentences: list[str]) -> np.ndarray:
         import torch

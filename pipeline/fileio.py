@@ -69,9 +69,13 @@ def dumps_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_json(path: str | Path, data: Any) -> None:
+def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(dumps_json(data), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, dumps_json(data))
 
 
 def read_json(path: str | Path) -> Any:

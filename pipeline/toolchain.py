@@ -60,6 +60,8 @@ def tool_versions() -> dict[str, str]:
         "onnx": _version("onnx"),
         "onnxruntime": _version("onnxruntime") if _version("onnxruntime-gpu") == "not installed"
         else f"{_version('onnxruntime-gpu')} (onnxruntime-gpu)",
+        "onnxruntime-genai": _version("onnxruntime-genai") if _version("onnxruntime-genai-cuda") == "not installed"
+        else f"{_version('onnxruntime-genai-cuda')} (onnxruntime-genai-cuda)",
         "optimum-onnx": _version("optimum-onnx"),
         "python": platform.python_version(),
         "safetensors": _version("safetensors"),

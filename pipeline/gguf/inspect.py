@@ -22,10 +22,15 @@ def describe_gguf(path: Path) -> dict[str, Any]:
         types[tensor.tensor_type.name] += 1
         elements += int(tensor.n_elements)
         data_bytes += int(tensor.n_bytes)
-    architecture = reader.fields["general.architecture"].contents()
+    def field(name: str) -> Any:
+        return reader.fields[name].contents() if name in reader.fields else None
+
     return {
-        "architecture": architecture,
+        "architecture": field("general.architecture"),
         "bits_per_weight": round(8 * data_bytes / elements, 4),
+        "file_type": field("general.file_type"),
+        "gguf_version": field("GGUF.version"),
+        "quantization_version": field("general.quantization_version"),
         "parameters": elements,
         "tensor_types": dict(sorted(types.items())),
         "tensors": len(reader.tensors),

@@ -1,0 +1,104 @@
+"""`modelprep match`: which released variants a node can run, best first.
+
+A node is a GPU from the table (its memory and compute capability) or a bare VRAM size, with
+optionally the CUDA version its driver supports. A variant fits when one of its runtimes has a
+CUDA build the node can load (that build's minimum CUDA and compute capability) and the VRAM
+estimate of the requested profile (context per sequence, sequences at once) fits in the node's
+memory. Best first: per model, the most accurate variant, then the smaller one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelprepError
+from pipeline.fileio import read_json
+from pipeline.hardware.gpus import Gpu, capability
+
+UNITS = {"": 2 ** 30, "b": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}
+SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|[kmgt](?:i?b)?)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in "24GiB", "24G", "24576MiB", "1000000B" or "24" (GiB); units are binary."""
+    found = SIZE.match(text)
+    if not found:
+        raise ModelprepError("--vram", f"{text!r} is not a size such as 24GiB, 16G or 8192MiB")
+    return int(float(found.group(1)) * UNITS[(found.group(2) or "")[:1].lower()])
+
+
+@dataclass(frozen=True)
+class Node:
+    vram_bytes: int
+    compute_capability: str | None = None  # unknown for a bare --vram
+    cuda: str | None = None  # the newest CUDA the driver supports; None: any
+
+    @classmethod
+    def of_gpu(cls, gpu: Gpu, cuda: str | None) -> Node:
+        return cls(gpu.memory_bytes, gpu.compute_capability, cuda)
+
+
+@dataclass(frozen=True)
+class Fit:
+    manifest: Path
+    model: str
+    variant: str
+    runtime: str
+    context: int
+    parallel: int
+    vram_bytes: int
+    accuracy: str
+    rank: float  # lower is better
+
+
+def _loadable(runtime: dict[str, Any], node: Node) -> bool:
+    for build in runtime["gpu"]:
+        cuda_ok = node.cuda is None or capability(build["min_cuda"]) <= capability(node.cuda)
+        cc_ok = node.compute_capability is None or \
+            capability(build["min_compute_capability"]) <= capability(node.compute_capability)
+        if cuda_ok and cc_ok:
+            return True
+    return False
+
+
+def _profile(manifest: dict[str, Any], context: int | None, parallel: int) -> dict[str, Any] | None:
+    """The smallest profile that holds `context` tokens per sequence (default: the longest one)."""
+    profiles = [p for p in manifest["memory"]["profiles"] if p["parallel"] == parallel]
+    if context is None:
+        return max(profiles, key=lambda p: p["context"], default=None)
+    return min((p for p in profiles if p["context"] >= context), key=lambda p: p["context"], default=None)
+
+
+def _accuracy(manifest: dict[str, Any]) -> tuple[str, float]:
+    accuracy = manifest["accuracy"]
+    if manifest["kind"] == "decoder":
+        return f"KLD {accuracy['mean_kld']:.4g}", accuracy["mean_kld"]
+    return f"cos {accuracy['mean_cosine']:.4f}", 1 - accuracy["mean_cosine"]
+
+
+def manifests_in(directory: Path) -> list[Path]:
+    paths = sorted(p for p in directory.glob("*/*.json") if not p.name.endswith((".sig.json", ".pins.json")))
+    if not paths:
+        raise ModelprepError(directory, "no release manifests (<model>/<variant>.json) in this folder")
+    return paths
+
+
+def match(paths: list[Path], node: Node, context: int | None = None, parallel: int = 1,
+          runtime: str | None = None) -> list[Fit]:
+    """The variants among `paths` the node runs fully offloaded, per model best first."""
+    fits = []
+    for path in paths:
+        manifest = read_json(path)
+        if "memory" not in manifest:
+            continue  # record_version < 6: no memory estimate to match on
+        runtimes = [r for r in manifest["runtimes"] if runtime in (None, r["runtime"]) and _loadable(r, node)]
+        profile = _profile(manifest, context, parallel)
+        if not runtimes or profile is None or profile["vram_bytes"] > node.vram_bytes:
+            continue
+        text, rank = _accuracy(manifest)
+        fits.append(Fit(path, manifest["model"], manifest["variant"], runtimes[0]["runtime"], profile["context"],
+                        parallel, profile["vram_bytes"], text, rank))
+    return sorted(fits, key=lambda f: (f.model, f.rank, f.vram_bytes))

@@ -68,7 +68,12 @@ release: setup
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
 
+# tests/test_report_html.py renders manifests/report.html in headless Chromium (Debian's chromium package).
 test: setup $(ARLOCAL_STAMP)
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	    { echo >&2 "chromium is not installed: the tests render the HTML report with it; install it with" \
+	           "'sudo apt-get install -y chromium' (Debian) and run make test again"; exit 1; }
 	$(BIN)/python -m pytest
 
 $(ARLOCAL_STAMP): $(ARLOCAL_DIR)/package.json $(ARLOCAL_DIR)/package-lock.json

@@ -26,9 +26,12 @@ def run_guarded(action: Callable[[], object]) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pipeline.params import load_params
     from pipeline.report import format_table, release_rows
+    from pipeline.report_html import write_html_report
 
     rows = release_rows(load_params(args.params), Path("."))
     print(format_table(rows))
+    write_html_report(Path("manifests"), Path(args.html))
+    print(f"\n{args.html}: the released variants as one page, with size-accuracy charts")
     return 0 if all(r.gate == "PASS" and r.output != "not released yet" for r in rows) else 1
 
 
@@ -140,11 +143,11 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _print_checks(checks, passed_word: str) -> list[str]:
+def _print_checks(checks, passed_word: str, failed_word: str = "FAIL") -> list[str]:
     """A table of checks, one line each with its status word; the names of those that failed."""
     width = max(len(c.item) for c in checks)
     for check in checks:
-        print(f"{passed_word if check.passed else 'FAIL'}  {check.item.ljust(width)}  {check.detail}")
+        print(f"{passed_word if check.passed else failed_word}  {check.item.ljust(width)}  {check.detail}")
     return [c.item for c in checks if not c.passed]
 
 
@@ -191,6 +194,53 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from pipeline.fileio import read_json
+    from pipeline.probes.check import check_endpoint
+    from pipeline.verify import Check
+
+    results = check_endpoint(read_json(args.manifest), args.endpoint, model=args.model, timeout_s=args.timeout,
+                             source=args.manifest)
+    failed = _print_checks([Check(f"{r.kind} {r.text!r}", r.matched, r.detail) for r in results], "match   ",
+                           "MISMATCH")
+    if failed:
+        print(f"{ERROR_PREFIX}{args.manifest}: {len(failed)} of {len(results)} probe(s) do not match what "
+              f"{args.endpoint} serves, first: {failed[0]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    from pipeline.hardware.gpus import find_gpu
+    from pipeline.hardware.match import Node, manifests_in, match, parse_size
+    from pipeline.progress import human_bytes
+
+    node = Node.of_gpu(find_gpu(args.gpu), args.cuda) if args.gpu else Node(parse_size(args.vram), None, args.cuda)
+    fits = match(manifests_in(Path(args.manifests)), node, args.ctx, args.parallel, args.runtime)
+    print(f"node: {args.gpu or args.vram} ({human_bytes(node.vram_bytes)}"
+          f"{', compute capability ' + node.compute_capability if node.compute_capability else ''}"
+          f"{', CUDA ' + node.cuda if node.cuda else ''})")
+    for fit in fits:
+        print(f"  {fit.model:<20} {fit.variant:<12} {fit.runtime:<12} ctx {fit.context:>6} x{fit.parallel}  "
+              f"VRAM {human_bytes(fit.vram_bytes):>10}  {fit.accuracy:<14} {fit.manifest}")
+    if not fits:
+        print(f"{ERROR_PREFIX}no released variant fits this node", file=sys.stderr)
+    return 0 if fits else 1
+
+
+def _export_akash(args: argparse.Namespace) -> int:
+    import yaml
+
+    from pipeline.fileio import read_json, write_text
+    from pipeline.hardware.akash import akash_sdl
+
+    text = yaml.safe_dump(akash_sdl(read_json(args.manifest), args.ctx, args.parallel), sort_keys=False)
+    if args.out:
+        write_text(Path(args.out), text)
+    else:
+        print(text, end="")
+    return 0
+
+
 def _publish(args: argparse.Namespace) -> int:
     from pipeline.params import load_params
     from pipeline.publish import publish
@@ -224,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
                                                 "accuracy and gate; exit 1 if any failed or is missing")
+    report.add_argument("--html", default="manifests/report.html",
+                        help="also write the released variants as a self-contained HTML page here "
+                             "(default: manifests/report.html)")
     report.set_defaults(run=_report)
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
     describe = commands.add_parser("describe", help="print what a variant holds: a GGUF file's tensor types, "
@@ -286,6 +339,37 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("manifest", help="manifests/<model>/<variant>.json")
     check.add_argument("--runtime", choices=list(RUNTIMES), help="the runtime the nodes will use")
     check.set_defaults(run=_check)
+    probe = commands.add_parser("probe", help="run a manifest's verification probes against a served model's "
+                                              "OpenAI-compatible API (llama.cpp's server, vLLM, ...) and print "
+                                              "match or mismatch per probe; exit 1 unless every probe matches")
+    probe.add_argument("manifest", help="manifests/<model>/<variant>.json")
+    probe.add_argument("--endpoint", required=True, help="the server's base URL, e.g. http://127.0.0.1:8080; a "
+                                                         "bearer token in $MODELPREP_PROBE_TOKEN is sent with it")
+    probe.add_argument("--model", help="the model name to ask for, where the server serves several")
+    probe.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each answer (default: 120)")
+    probe.set_defaults(run=_probe)
+    matching = commands.add_parser("match", help="which released variants a node can run fully offloaded, per model "
+                                                 "best first; exit 1 if none")
+    node = matching.add_mutually_exclusive_group(required=True)
+    node.add_argument("--gpu", help="a GPU of the table (pipeline/hardware/gpus.yaml), e.g. 'RTX 4090' or T4")
+    node.add_argument("--vram", help="GPU memory, e.g. 24GiB or 8192MiB (compute capability not checked)")
+    matching.add_argument("--cuda", help="the newest CUDA version the node's driver supports, e.g. 12.4")
+    matching.add_argument("--ctx", type=int, help="tokens of context per sequence (default: each variant's longest "
+                                                  "profile)")
+    matching.add_argument("--parallel", type=int, default=1, help="sequences served at once (default: 1)")
+    matching.add_argument("--runtime", choices=list(RUNTIMES), help="only variants this runtime runs")
+    matching.add_argument("--manifests", default="manifests", help="folder of <model>/<variant>.json (default: "
+                                                                   "manifests)")
+    matching.set_defaults(run=_match)
+    export = commands.add_parser("export", help="a manifest in another system's shape").add_subparsers(
+        dest="export_command", required=True)
+    akash = export.add_parser("akash", help="an Akash SDL compute profile (GPU models that fit, RAM, memory, "
+                                            "storage) as YAML")
+    akash.add_argument("manifest", help="manifests/<model>/<variant>.json")
+    akash.add_argument("--ctx", type=int, help="tokens of context per sequence (default: the longest profile)")
+    akash.add_argument("--parallel", type=int, default=1, help="sequences served at once (default: 1)")
+    akash.add_argument("--out", help="write the YAML here instead of printing it")
+    akash.set_defaults(run=_export_akash)
     commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: bucket, "
                                         "prefix and endpoint from MODELPREP_S3_BUCKET, MODELPREP_S3_PREFIX, "
                                         "MODELPREP_S3_ENDPOINT; credentials from boto3's chain"

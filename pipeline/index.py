@@ -19,7 +19,8 @@ from pipeline.pin.pins_file import read_pins
 
 COLUMNS = {"model": pa.string(), "variant": pa.string(), "format": pa.string(), "kind": pa.string(),
            "precision": pa.string(), "package_cid_v1": pa.string(), "package_cid_v0": pa.string(),
-           "bytes": pa.int64(), "files": pa.int64(), "manifest": pa.string(), "pins": pa.list_(pa.string())}
+           "bytes": pa.int64(), "files": pa.int64(), "manifest": pa.string(), "pins": pa.list_(pa.string()),
+           "license": pa.string(), "max_context": pa.int64(), "vram_bytes": pa.int64(), "ram_bytes": pa.int64()}
 
 
 def released_manifests(params: Params, manifests: Path) -> list[Path]:
@@ -34,19 +35,25 @@ def index_rows(params: Params, manifests: Path) -> list[dict[str, Any]]:
         manifest = read_json(path)
         content = manifest[CONTENT]
         cid = content["package"]["cid_v1"]
+        # What a registry filters on first: the longest context profile, fewest sequences, and its memory.
+        longest = max(manifest["memory"]["profiles"], key=lambda p: (p["context"], -p["parallel"]))
         rows.append({
             "bytes": sum(f["size"] for f in manifest["files"]),
             "files": len(manifest["files"]),
             "format": manifest["format"],
             "kind": manifest["kind"],
+            "license": manifest["identity"]["license"],
             "manifest": path.as_posix(),
+            "max_context": longest["context"],
             "model": manifest["model"],
             "package_cid_v0": content["package"]["cid_v0"],
             "package_cid_v1": cid,
             # Pins of this very package (a pin of an earlier build's CID no longer describes it).
             "pins": [f"{p.target} {p.status} {p.endpoint}" for p in read_pins(path) if p.cid == cid],
             "precision": manifest["quantization"]["precision"],
+            "ram_bytes": longest["ram_bytes"],
             "variant": manifest["variant"],
+            "vram_bytes": longest["vram_bytes"],
         })
     return rows
 

@@ -22,7 +22,10 @@ from pipeline.ipfs.layout import BlockSink, DagNode
 from pipeline.ipfs.profiles import PROFILES, Profile
 
 RECORD_FILE = "modelprep.json"
-CONTENT = "content"
+CONTENT, PROBES, MEASURED = "content", "probes", "measured"
+# Manifest keys kept out of the package's record: content ids cannot be inside what they hash, and
+# probes and measured figures may change (another build device) without changing the package.
+MANIFEST_ONLY = (CONTENT, PROBES, MEASURED)
 V1, V0 = PROFILES["unixfs-v1-2025"], PROFILES["unixfs-v0-2015"]
 Opener = Callable[[], io.BufferedIOBase]
 

@@ -8,7 +8,8 @@ the measuring process (interpreter, runtime and model), which is why it runs as 
 evaluate stage's own memory (reference outputs, a second runtime) would otherwise count. Its RSS
 just before the model is loaded (interpreter, reference inputs, runtime library) is kept too, so
 peak minus baseline is what the model itself took.
-Timings vary run to run, so they live in their own record, never in metrics or release records.
+Timings vary run to run, so they live in their own record, never in metrics or the package record;
+the manifest carries them under `measured`, outside the package.
 """
 
 from __future__ import annotations

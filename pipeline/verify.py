@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import sha256_file
+from pipeline.fileio import read_json, sha256_file
 from pipeline.ipfs.car import verify_car
 from pipeline.ipfs.directory import add_stream
 from pipeline.manifest.schema import validation_errors
 from pipeline.manifest.signing import check_signature
-from pipeline.package import CONTENT, V0, V1, package_dag
+from pipeline.package import V0, V1, package_dag
 from pipeline.params import Params
 from pipeline.pin.base import Release, artifact_files, load_release, split_manifest
 from pipeline.pin.gateway import Gateway
@@ -43,8 +43,8 @@ def verify_manifest(manifest_path: Path) -> list[Check]:
 
 def document_checks(manifest_path: Path) -> list[Check]:
     """The manifest itself: its schema and its signature."""
-    record, content = split_manifest(manifest_path)
-    problems = validation_errors({**record, CONTENT: content})
+    record, _ = split_manifest(manifest_path)
+    problems = validation_errors(read_json(manifest_path))
     return [Check("schema", not problems, problems[0] if problems else
                   f"valid against manifests/schema/{record['record_version']}.json"),
             Check("signature", *check_signature(manifest_path))]

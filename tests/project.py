@@ -17,6 +17,9 @@ BIN = Path(sys.executable).parent
 # after deleting them, so every stage really runs. The manifest schema is source, not output.
 COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
 SOURCE_UNDER_OUTPUTS = ("manifests/schema/",)
+# Every variant the shipped params.yaml releases.
+RELEASES = [f"manifests/{m}/{v}.json" for m in ("tiny-llama", "all-minilm-l6-v2")
+            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

@@ -10,10 +10,7 @@ import pytest
 
 from pipeline.errors import ModelprepError
 from pipeline.manifest.schema import check_manifest, field_docs, validation_errors
-from tests.project import BIN, REPO, run
-
-RELEASES = [f"manifests/{m}/{v}.json" for m in ("tiny-llama", "all-minilm-l6-v2")
-            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
+from tests.project import BIN, RELEASES, REPO, run
 
 
 def test_every_release_is_valid_against_its_schema(built):
@@ -28,7 +25,7 @@ def broken(manifest, change):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5)"),
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5, 6)"),
     (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
     (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
     (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
@@ -36,6 +33,11 @@ def broken(manifest, change):
     (lambda m: m["accuracy"].update(passed=False), "accuracy.passed: True was expected"),
     (lambda m: m.update(onnx={}), "should not be valid under"),
     (lambda m: m["accuracy"].pop("mean_kld"), "accuracy: 'mean_kld' is a required property"),
+    (lambda m: m.pop("probes"), "(top level): 'probes' is a required property"),
+    (lambda m: m["probes"].pop("prompts"), "probes: {"),
+    (lambda m: m["identity"].update(license="Apache 2.0"), "identity.license: 'Apache 2.0' does not match"),
+    (lambda m: m["memory"]["profiles"][0].update(vram_bytes=-1), "memory.profiles.0.vram_bytes: -1 is less than"),
+    (lambda m: m["runtimes"][0]["gpu"][0].update(min_compute_capability="sm90"), "does not match '^[0-9]+"),
 ])
 def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
     manifest = json.loads((REPO / "manifests/tiny-llama/Q8_0.json").read_text())
@@ -51,8 +53,9 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 
 
 def test_readme_field_table_is_generated_from_the_schema():
-    assert field_docs(5) in (REPO / "README.md").read_text()
-    assert "| `architecture` | yes | Architecture figures" in field_docs(5)
+    assert field_docs(6) in (REPO / "README.md").read_text()
+    assert "| `architecture` | yes | Architecture figures" in field_docs(6)
+    assert "| `memory` | yes | Memory per serving profile" in field_docs(6)
 
 
 def test_files_have_roles_and_the_architecture_is_the_configs(built):

@@ -34,7 +34,8 @@ def _deployment(manifest: dict[str, Any]) -> list[Check]:
                 for name in ("budget", "latency", "verification")]
     budget = [k for k in ("max_price_per_1k_tokens_usd", "max_price_per_task_usd") if not deployment.get(k)]
     latency_ok = bool(deployment.get("latency_sla_ms")) and deployment.get("fallback_nodes", 0) >= 1
-    probes = manifest.get("probes") or []
+    probes = manifest.get("probes") or {}
+    recorded = len(probes.get("prompts") or probes.get("sentences") or [])
     verification = deployment.get("verification")
     return [
         Check("budget", not budget, f"{', '.join(budget)} not set" if budget else
@@ -42,9 +43,10 @@ def _deployment(manifest: dict[str, Any]) -> list[Check]:
              f"${deployment['max_price_per_task_usd']} per task"),
         Check("latency", latency_ok, f"SLA {deployment.get('latency_sla_ms')} ms with {deployment.get('fallback_nodes')} "
                                     "fallback node(s)" + ("" if latency_ok else ": both must be set, fallback >= 1")),
-        Check("verification", verification == "probes" and bool(probes),
+        Check("verification", verification == "probes" and recorded > 0,
              f"verification is {verification!r}" if verification != "probes" else
-             (f"{len(probes)} probe(s)" if probes else "verification by probes, but the manifest has no probes")),
+             (f"{recorded} {probes['kind']} probe(s) recorded on {probes['runtime']} {probes['build']}" if recorded
+              else "verification by probes, but the manifest has no probes")),
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Protocol
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json
 from pipeline.ipfs.cid import CID
-from pipeline.package import CONTENT, RECORD_FILE, record_bytes
+from pipeline.package import CONTENT, MANIFEST_ONLY, RECORD_FILE, record_bytes
 
 STAGE = "pin"
 
@@ -69,11 +69,11 @@ def artifact_files(record: dict[str, Any], manifest: Path) -> dict[str, Path]:
 
 
 def split_manifest(manifest_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A release manifest as (record, content); anything else is an error naming the file."""
+    """A release manifest as (package record, content ids); anything else is an error naming the file."""
     manifest = read_json(manifest_path)
     if not isinstance(manifest, dict) or CONTENT not in manifest or "artifact" not in manifest:
         raise ModelprepError(manifest_path, "not a modelprep release manifest (no 'content' or 'artifact')")
-    return {key: value for key, value in manifest.items() if key != CONTENT}, manifest[CONTENT]
+    return {key: value for key, value in manifest.items() if key not in MANIFEST_ONLY}, manifest[CONTENT]
 
 
 def load_release(manifest_path: Path, need_local_files: bool = True) -> Release:

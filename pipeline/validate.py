@@ -56,7 +56,7 @@ def validate_variant(params: Params, model: str, variant: str, artifact: Path, r
             "window": int(reference.inputs.shape[1]) if reference.kind == "decoder" else None,
         },
     }
-    probes = build_probes(runtime, reference.kind, params.probes)
+    probes = build_probes(runtime, reference.kind, params.probes, spec.window)
     runtime.close()
     performance = measure_in_child(fmt.name, artifact, reference_dir, spec, params.performance)
     size = fmt.size(artifact, reference.record["parameters"])

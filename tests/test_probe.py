@@ -40,7 +40,7 @@ def recorded_probes(built: Path, model: str, kind: str) -> dict:
     runtime = FORMATS["gguf"].open(gguf(built, model, "Q8_0"), kind, dataclasses.replace(params.evaluation,
                                                                                           device="cpu"))
     try:
-        return build_probes(runtime, kind, params.probes)
+        return build_probes(runtime, kind, params.probes, params.evaluation.window)
     finally:
         runtime.close()
 
@@ -250,3 +250,27 @@ def test_encoder_embeddings_match_theirs_and_not_another_variants(built, tmp_pat
         results = check_endpoint({"probes": probes}, server.url)
     assert not any(r.matched for r in results), results
     assert all(re.fullmatch(r"cosine 0\.\d{6} < 0.999", r.detail) for r in results), results
+
+
+def test_every_runtime_words_pieces_alike(built):
+    """Probes are compared by token text, so ONNX Runtime's pieces (decoded by offset after the prompt) must
+    be llama.cpp's: the same token, the same text, leading space included."""
+    def pieces(variant):
+        probes = json.loads((built / f"manifests/tiny-llama/{variant}.json").read_text())["probes"]
+        return {top["token"]: top["piece"] for prompt in probes["prompts"] for step in prompt["steps"]
+                for top in step["top"]}
+
+    gguf_pieces, onnx_pieces = pieces("F16"), pieces("onnx-fp32")
+    common = gguf_pieces.keys() & onnx_pieces.keys()
+    assert len(common) >= 20
+    assert {t: onnx_pieces[t] for t in common} == {t: gguf_pieces[t] for t in common}
+    assert any(piece.startswith(" ") for piece in gguf_pieces.values())
+
+
+def test_endpoint_with_credentials_is_refused(built):
+    manifest = json.loads((built / "manifests/tiny-llama/Q8_0.json").read_text())
+    for endpoint in ("http://user:secret@127.0.0.1:1", "http://127.0.0.1:1/?api_key=secret"):
+        with pytest.raises(ModelprepError) as caught:
+            check_endpoint(manifest, endpoint)
+        assert str(caught.value).startswith("--endpoint: holds credentials or a query")
+        assert "secret" not in str(caught.value)

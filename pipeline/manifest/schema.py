@@ -39,6 +39,12 @@ def validation_errors(manifest: Any) -> list[str]:
     return [f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
 
 
+def block_errors(block: Any, key: str) -> list[str]:
+    """Every way one block of a manifest (e.g. its `probes`) breaks the newest schema's definition of it."""
+    validator = Draft202012Validator(schema(known_versions()[-1])["properties"][key])
+    return [f"{'.'.join([key, *map(str, e.absolute_path)])}: {e.message}" for e in validator.iter_errors(block)]
+
+
 def check_manifest(manifest: dict[str, Any], where: str | Path) -> None:
     errors = validation_errors(manifest)
     if errors:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.errors import ModelprepError
 from pipeline.evaluate import log_softmax
 from pipeline.params import ProbeSpec
 from pipeline.runtimes.base import Runtime
@@ -21,24 +22,29 @@ from pipeline.runtimes.base import Runtime
 LOGPROB_DIGITS = 4
 
 
-def _step(runtime: Runtime, logprobs: np.ndarray, token: int, completion: list[int], top_k: int) -> dict[str, Any]:
+def _step(runtime: Runtime, logprobs: np.ndarray, token: int, before: list[int], top_k: int) -> dict[str, Any]:
     top = np.argsort(-logprobs, kind="stable")[:top_k]
-    return {"logprob": round(float(logprobs[token]), LOGPROB_DIGITS), "piece": runtime.piece(token, completion),
+    return {"logprob": round(float(logprobs[token]), LOGPROB_DIGITS), "piece": runtime.piece(token, before),
             "token": token,
-            "top": [{"logprob": round(float(logprobs[t]), LOGPROB_DIGITS), "piece": runtime.piece(int(t), completion),
+            "top": [{"logprob": round(float(logprobs[t]), LOGPROB_DIGITS), "piece": runtime.piece(int(t), before),
                      "token": int(t)} for t in top]}
 
 
-def completion_probe(runtime: Runtime, prompt: str, spec: ProbeSpec) -> dict[str, Any]:
+def completion_probe(runtime: Runtime, prompt: str, spec: ProbeSpec, max_tokens: int) -> dict[str, Any]:
     """Greedy decoding of `prompt`, recomputing the logits of the whole sequence at each step."""
     prompt_ids = runtime.tokenize(prompt)
+    if len(prompt_ids) + spec.new_tokens > max_tokens:
+        raise ModelprepError("params.yaml", f"probe prompt {prompt!r} is {len(prompt_ids)} tokens; with "
+                                            f"probes.new_tokens ({spec.new_tokens}) it exceeds the runtime's context "
+                                            f"of {max_tokens} (evaluation.window)")
     completion: list[int] = []
     steps = []
     for _ in range(spec.new_tokens):
         logits = runtime.next_token_logits(np.array(prompt_ids + completion, dtype=np.int64))[-1]
         logprobs = log_softmax(logits.astype(np.float64)[None])[0]
         token = int(logprobs.argmax())
-        steps.append(_step(runtime, logprobs, token, completion, spec.top_k))
+        # Pieces are read after the prompt too: SentencePiece drops a first token's space when decoded alone.
+        steps.append(_step(runtime, logprobs, token, prompt_ids + completion, spec.top_k))
         completion.append(token)
     return {"completion_tokens": completion, "prompt": prompt, "prompt_tokens": prompt_ids,
             "steps": steps, "text": "".join(step["piece"] for step in steps)}
@@ -54,13 +60,15 @@ def decode_embedding(probe: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(probe["embedding_f16"]), dtype="<f2").astype(np.float32)
 
 
-def build_probes(runtime: Runtime, kind: str, spec: ProbeSpec) -> dict[str, Any]:
-    """The probes of an open runtime, with the runtime and device they were recorded on."""
+def build_probes(runtime: Runtime, kind: str, spec: ProbeSpec, max_tokens: int) -> dict[str, Any]:
+    """The probes of an open runtime (holding at most `max_tokens`), with the runtime and device they were
+    recorded on."""
     info = runtime.info()
     record: dict[str, Any] = {"build": info["version"], "device": info["device"], "runtime": info["runtime"]}
     if kind == "decoder":
         return {**record, "kind": "completion", "logprob_tolerance": spec.logprob_tolerance,
-                "prompts": [completion_probe(runtime, prompt, spec) for prompt in spec.prompts], "top_k": spec.top_k}
+                "prompts": [completion_probe(runtime, prompt, spec, max_tokens) for prompt in spec.prompts],
+                "top_k": spec.top_k}
     vectors = runtime.embed(list(spec.sentences))
     return {**record, "kind": "embedding", "min_cosine": spec.min_cosine,
             "sentences": [embedding_probe(text, vector) for text, vector in zip(spec.sentences, vectors)]}

@@ -31,10 +31,12 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from pipeline.errors import ModelprepError
+from pipeline.manifest.schema import block_errors
 from pipeline.params import RetrySpec
 from pipeline.pin.http import HttpClient
 from pipeline.probes.build import decode_embedding
@@ -67,6 +69,9 @@ def check_endpoint(manifest: dict[str, Any], endpoint: str, *, model: str | None
     probes = manifest.get("probes")
     if not isinstance(probes, dict) or probes.get("kind") not in ("completion", "embedding"):
         raise ModelprepError(source, "has no probes to run (its 'probes' key is missing or not a probe record)")
+    problems = block_errors(probes, "probes")
+    if problems:
+        raise ModelprepError(source, f"its probes break the schema: {problems[0]}")
     client = _client(endpoint, timeout_s)
     extra = {"model": model} if model else {}
     if probes["kind"] == "completion":
@@ -75,6 +80,11 @@ def check_endpoint(manifest: dict[str, Any], endpoint: str, *, model: str | None
 
 
 def _client(endpoint: str, timeout_s: float) -> HttpClient:
+    url = urlsplit(endpoint)
+    if url.username or url.password or url.query:
+        # The endpoint is printed in every error and retry line; a token belongs in the environment.
+        raise ModelprepError("--endpoint", f"holds credentials or a query; give the server's base URL and put a "
+                                           f"token in {TOKEN_ENV}")
     token = os.environ.get(TOKEN_ENV)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     # Users paste either the server's root or its OpenAI base URL (…/v1).

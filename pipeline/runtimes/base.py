@@ -29,7 +29,8 @@ class Runtime(ABC):
 
     @abstractmethod
     def piece(self, token: int, previous: list[int]) -> str:
-        """The text `token` adds after the `previous` tokens, as a completion server reports it."""
+        """The text `token` adds after the `previous` tokens (prompt and completion so far), as a completion
+        server reports it."""
 
     @abstractmethod
     def info(self) -> dict[str, Any]:
@@ -41,6 +42,7 @@ class Runtime(ABC):
 
 
 def piece_by_offset(decode: Callable[[list[int]], str], token: int, previous: list[int]) -> str:
-    """The text a token adds: decoding it alone would drop SentencePiece's leading space."""
+    """The text a token adds: decoding it alone would drop SentencePiece's leading space. A byte token that
+    ends inside a character adds nothing (llama.cpp's servers drop the partial bytes too, not U+FFFD)."""
     before = decode(previous)
-    return decode([*previous, token])[len(before):]
+    return decode([*previous, token])[len(before):].replace("\ufffd", "")

@@ -53,7 +53,7 @@ class LlamaCppRuntime(Runtime):
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def piece(self, token: int, previous: list[int]) -> str:
-        # As llama-cpp-python's server words its logprobs: offsets after the completion so far.
+        # As llama-cpp-python's server words its logprobs (its native tokenizer keeps a token's own space).
         return self.llm.detokenize([token], prev_tokens=previous).decode("utf-8", errors="ignore")
 
     def info(self) -> dict[str, Any]:

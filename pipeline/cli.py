@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -24,13 +25,15 @@ def run_guarded(action: Callable[[], object]) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pipeline.index import released_manifests
     from pipeline.params import load_params
     from pipeline.report import format_table, release_rows
     from pipeline.report_html import write_html_report
 
-    rows = release_rows(load_params(args.params), Path("."))
+    params = load_params(args.params)
+    rows = release_rows(params, Path("."))
     print(format_table(rows))
-    write_html_report(Path("manifests"), Path(args.html))
+    write_html_report(released_manifests(params, Path("manifests")), Path(args.html))
     print(f"\n{args.html}: the released variants as one page, with size-accuracy charts")
     return 0 if all(r.gate == "PASS" and r.output != "not released yet" for r in rows) else 1
 
@@ -227,13 +230,19 @@ def _match(args: argparse.Namespace) -> int:
     return 0 if fits else 1
 
 
+def _cuda_version(text: str) -> str:
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CUDA version such as 12 or 12.4")
+    return text
+
+
 def _export_akash(args: argparse.Namespace) -> int:
     import yaml
 
     from pipeline.fileio import read_json, write_text
     from pipeline.hardware.akash import akash_sdl
 
-    text = yaml.safe_dump(akash_sdl(read_json(args.manifest), args.ctx, args.parallel), sort_keys=False)
+    text = yaml.safe_dump(akash_sdl(read_json(args.manifest), args.manifest, args.ctx, args.parallel), sort_keys=False)
     if args.out:
         write_text(Path(args.out), text)
     else:
@@ -273,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
-                                                "accuracy and gate; exit 1 if any failed or is missing")
+                                                "accuracy and gate, and write it as an HTML page; exit 1 if any "
+                                                "failed or is missing")
     report.add_argument("--html", default="manifests/report.html",
                         help="also write the released variants as a self-contained HTML page here "
                              "(default: manifests/report.html)")
@@ -353,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     node = matching.add_mutually_exclusive_group(required=True)
     node.add_argument("--gpu", help="a GPU of the table (pipeline/hardware/gpus.yaml), e.g. 'RTX 4090' or T4")
     node.add_argument("--vram", help="GPU memory, e.g. 24GiB or 8192MiB (compute capability not checked)")
-    matching.add_argument("--cuda", help="the newest CUDA version the node's driver supports, e.g. 12.4")
+    matching.add_argument("--cuda", type=_cuda_version, help="the newest CUDA version the node's driver supports, "
+                                                             "e.g. 12.4")
     matching.add_argument("--ctx", type=int, help="tokens of context per sequence (default: each variant's longest "
                                                   "profile)")
     matching.add_argument("--parallel", type=int, default=1, help="sequences served at once (default: 1)")

@@ -35,25 +35,27 @@ def index_rows(params: Params, manifests: Path) -> list[dict[str, Any]]:
         manifest = read_json(path)
         content = manifest[CONTENT]
         cid = content["package"]["cid_v1"]
-        # What a registry filters on first: the longest context profile, fewest sequences, and its memory.
-        longest = max(manifest["memory"]["profiles"], key=lambda p: (p["context"], -p["parallel"]))
+        # What a registry filters on first: the longest context profile, fewest sequences, and its memory
+        # (none in manifests older than record_version 6).
+        profiles = manifest.get("memory", {}).get("profiles") or [{}]
+        longest = max(profiles, key=lambda p: (p.get("context", 0), -p.get("parallel", 0)))
         rows.append({
             "bytes": sum(f["size"] for f in manifest["files"]),
             "files": len(manifest["files"]),
             "format": manifest["format"],
             "kind": manifest["kind"],
-            "license": manifest["identity"]["license"],
+            "license": manifest.get("identity", {}).get("license"),
             "manifest": path.as_posix(),
-            "max_context": longest["context"],
+            "max_context": longest.get("context"),
             "model": manifest["model"],
             "package_cid_v0": content["package"]["cid_v0"],
             "package_cid_v1": cid,
             # Pins of this very package (a pin of an earlier build's CID no longer describes it).
             "pins": [f"{p.target} {p.status} {p.endpoint}" for p in read_pins(path) if p.cid == cid],
             "precision": manifest["quantization"]["precision"],
-            "ram_bytes": longest["ram_bytes"],
+            "ram_bytes": longest.get("ram_bytes"),
             "variant": manifest["variant"],
-            "vram_bytes": longest["vram_bytes"],
+            "vram_bytes": longest.get("vram_bytes"),
         })
     return rows
 

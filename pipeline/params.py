@@ -468,18 +468,20 @@ def _release(r: _Reader, data: dict[str, Any]) -> ReleaseSpec:
     r.section(data, "release")
     r.no_extra(data, {"builder", "version"}, "release")
     spec = ReleaseSpec(builder=r.get(data, "builder", str, "release").strip(),
-                       version=r.get(data, "version", str, "release"))
-    if not spec.builder:
-        raise ModelprepError(r.path, "'release.builder' must name who builds the release")
+                       version=r.get(data, "version", str, "release").strip())
+    if not spec.builder or not spec.version:
+        raise ModelprepError(r.path, "'release.builder' and 'release.version' must name who builds the release "
+                                     "and its version")
     return spec
 
 
 def _positive_list(r: _Reader, data: dict[str, Any], key: str, where: str, allowed: tuple[str, ...] = ()) -> tuple:
     values = r.get(data, key, list, where)
     bad = [v for v in values if v not in allowed and (isinstance(v, bool) or not isinstance(v, int) or v < 1)]
-    if bad or not values:
+    if bad or not values or len(set(values)) != len(values):
         extra = f" or {', '.join(allowed)}" if allowed else ""
-        raise ModelprepError(r.path, f"'{where}.{key}' must list positive whole numbers{extra}, got {values!r}")
+        raise ModelprepError(r.path, f"'{where}.{key}' must list positive whole numbers{extra}, each once, "
+                                     f"got {values!r}")
     return tuple(values)
 
 
@@ -487,7 +489,8 @@ def _memory(r: _Reader, data: dict[str, Any]) -> MemorySpec:
     r.section(data, "memory")
     r.no_extra(data, {"contexts", "parallel", "ubatch"}, "memory")
     return MemorySpec(contexts=_positive_list(r, data, "contexts", "memory", (TRAINED_CONTEXT,)),
-                      parallel=_positive_list(r, data, "parallel", "memory"), ubatch=r.positive(data, "ubatch", "memory"))
+                      parallel=_positive_list(r, data, "parallel", "memory"),
+                      ubatch=r.positive(data, "ubatch", "memory"))
 
 
 def _texts(r: _Reader, data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -506,6 +509,8 @@ def _probes(r: _Reader, data: dict[str, Any]) -> ProbeSpec:
     tolerance = r.get(data, "logprob_tolerance", float, "probes")
     if tolerance <= 0:
         raise ModelprepError(r.path, f"'probes.logprob_tolerance' must be above 0, got {tolerance}")
+    if r.positive(data, "top_k", "probes") < 2:
+        raise ModelprepError(r.path, "'probes.top_k' must be at least 2: a near tie needs the runner-up")
     return ProbeSpec(prompts=_texts(r, data, "prompts", "probes"), new_tokens=r.positive(data, "new_tokens", "probes"),
                      top_k=r.positive(data, "top_k", "probes"), logprob_tolerance=tolerance,
                      sentences=_texts(r, data, "sentences", "probes"), min_cosine=min_cosine)
@@ -580,8 +585,8 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         raise ModelprepError(path, f"not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     r = _Reader(path)
     r.section(data, "params.yaml")
-    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "deployment", "release",
-                      "memory", "probes", "pin", "gates"}, "params")
+    r.no_extra(data, {"corpus", "examples", "models", "gguf", "onnx", "evaluation", "performance", "deployment",
+                      "release", "memory", "probes", "pin", "gates"}, "params")
     corpus = r.section(r.get(data, "corpus", dict, "params"), "corpus")
     r.no_extra(corpus, {"eval_every"}, "corpus")
     examples = r.get(data, "examples", dict, "params")

@@ -48,21 +48,23 @@ def identity(params: Params, model: str, variant: str, record: dict) -> dict:
             "tool": f"modelprep {record['tools']['modelprep']}", "version": params.release.version}
 
 
-def hardware(params: Params, record: dict, weights: int, disk: int) -> dict:
+def hardware(params: Params, record: dict, weights: int, disk: int, config: Path) -> dict:
     """What the variant asks of a machine: runtimes, memory per serving profile, and the GPUs that fit each."""
     runtimes = runtime_requirements(record)
-    memory = memory_record(record["format"], record["kind"], record["architecture"], weights, disk, params.memory)
+    memory = memory_record(record["format"], record["kind"], record["architecture"], weights, disk, params.memory,
+                           config)
     return {"gpu_fit": [{"context": p["context"], "gpus": fitting_gpus(p["vram_bytes"], runtimes),
                          "parallel": p["parallel"]} for p in memory["profiles"]],
             "memory": memory, "runtimes": runtimes}
 
 
-def measured(params: Params, record: dict, weights: int, performance: dict) -> dict:
+def measured(params: Params, record: dict, weights: int, performance_path: Path) -> dict:
     """Speed and memory on the build device, with the memory estimate for the same workload beside it."""
+    performance = read_json(performance_path)
     figures = {k: v for k, v in performance.items() if k not in ("runtime", "threads", "repeats")}
     return {"device": performance["runtime"]["device"], "memory": measured_memory(
                 record["format"], record["kind"], record["architecture"], weights, performance, params.evaluation,
-                params.performance),
+                params.performance, performance_path),
             "performance": figures, "repeats": performance["repeats"], "runtime": performance["runtime"]["runtime"],
             "threads": performance["threads"]}
 
@@ -104,10 +106,10 @@ def release_variant(params: Params, model: str, variant: str, artifact: Path, me
     }
     weights = metrics["size"]["bytes"]
     disk = sum(entry["size"] for entry in record["files"])
-    record.update(identity=identity(params, model, variant, record), **hardware(params, record, weights, disk))
+    record.update(identity=identity(params, model, variant, record), **hardware(params, record, weights, disk, config))
     content = package_content(files, record, car, root)
     manifest = {**record, CONTENT: content, PROBES: read_json(probes_path),
-                MEASURED: measured(params, record, weights, read_json(performance_path))}
+                MEASURED: measured(params, record, weights, performance_path)}
     check_manifest(manifest, out)
     write_json(out, manifest)
     log(STAGE, f"{model} {variant}: released, record {out}; package {content['package']['cid_v1']} written to "

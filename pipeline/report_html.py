@@ -41,19 +41,10 @@ WIDTH, HEIGHT = 720, 400
 LEFT, RIGHT, TOP, BOTTOM = 80, 130, 20, 50
 
 
-def read_release_manifests(manifests_dir: Path) -> list[dict[str, Any]]:
-    """Every release manifest in manifests_dir/<model>/, sorted by model, format and variant.
-
-    A release manifest carries a record_version and a variant; signatures (*.sig.json), pin records
-    (*.pins.json) and the JSON Schema files beside them do not.
-    """
-    documents = (read_json(path) for path in manifests_dir.glob("*/*.json"))
-    manifests = [d for d in documents if isinstance(d, dict) and "record_version" in d and "variant" in d]
-    return sorted(manifests, key=lambda m: (m["model"], m["format"], m["variant"]))
-
-
-def write_html_report(manifests_dir: Path, out: Path) -> None:
-    write_text(out, render_report(read_release_manifests(manifests_dir)))
+def write_html_report(paths: list[Path], out: Path) -> None:
+    """The page of the release manifests at `paths`, sorted by model, format and variant."""
+    manifests = sorted((read_json(path) for path in paths), key=lambda m: (m["model"], m["format"], m["variant"]))
+    write_text(out, render_report(manifests))
 
 
 def render_report(manifests: list[dict[str, Any]]) -> str:

@@ -138,7 +138,9 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["memory"].update(parallel=[0]), ("params.yaml", "'memory.parallel' must list positive")),
     (lambda p: p["probes"].update(prompts=[]), ("params.yaml", "'probes.prompts' must list at least one")),
     (lambda p: p["probes"].update(min_cosine=1.5), ("params.yaml", "'probes.min_cosine' must be above 0")),
-    (lambda p: p["release"].update(builder=" "), ("params.yaml", "'release.builder' must name who builds")),
+    (lambda p: p["release"].update(builder=" "), ("params.yaml", "'release.builder' and 'release.version' must")),
+    (lambda p: p["probes"].update(top_k=1), ("params.yaml", "'probes.top_k' must be at least 2")),
+    (lambda p: p["memory"].update(parallel=[1, 1]), ("params.yaml", "'memory.parallel' must list", "each once")),
     (lambda p: p["pin"]["kubo"].update(api="http://user:pw@node:5001"), ("params.yaml", "holds credentials")),
 ])
 def test_malformed_params(project, edit, fragments):

@@ -80,3 +80,27 @@ def test_akash_profile_lists_the_gpus_that_fit(built, tmp_path):
     table = {g.name: g for g in gpu_table()}
     assert sorted((e["model"], e["ram"]) for e in gpu["attributes"]["vendor"]["nvidia"]) == \
         sorted({(table[n].akash, f"{table[n].memory_gb}Gi") for n in fit})
+
+
+def test_bad_requests_are_one_clear_error(built, tmp_path):
+    modelprep = str(BIN / "modelprep")
+    result = run([modelprep, "match", "--gpu", "T4", "--cuda", "v12"], cwd=built, check=False)
+    assert result.returncode == 2 and "'v12' is not a CUDA version such as 12 or 12.4" in result.stderr
+    release = "manifests/tiny-llama/Q8_0.json"
+    result = run([modelprep, "export", "akash", release, "--parallel", "3"], cwd=built, check=False)
+    assert result.returncode == 1
+    assert f"{release}: no memory profile holds any tokens x 3 sequence(s); it has (context, parallel) " \
+           "[(128, 1), (128, 4)]" in result.stderr
+    old = json.loads((built / release).read_text())
+    old["record_version"] = 5
+    for key in ("memory", "gpu_fit", "identity", "runtimes"):
+        old.pop(key)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    result = run([modelprep, "export", "akash", str(path)], cwd=built, check=False)
+    assert result.returncode == 1 and "old.json: record_version 5 has no memory profiles" in result.stderr
+    # A registry folder with only an old manifest: nothing to match on, said plainly.
+    (tmp_path / "reg" / "tiny-llama").mkdir(parents=True)
+    (tmp_path / "reg" / "tiny-llama" / "Q8_0.json").write_text(json.dumps(old))
+    result = run([modelprep, "match", "--gpu", "H100", "--manifests", str(tmp_path / "reg")], cwd=built, check=False)
+    assert result.returncode == 1 and "no released variant fits this node" in result.stderr

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from pipeline.errors import ModelprepError
 from pipeline.hardware.memory import (
     CUDA_CONTEXT_BYTES,
     ESTIMATORS,
@@ -14,6 +15,7 @@ from pipeline.hardware.memory import (
     TOLERANCE,
     Architecture,
     Workload,
+    memory_record,
     serving_workloads,
 )
 from pipeline.params import MemorySpec
@@ -89,3 +91,13 @@ def test_estimate_agrees_with_the_measured_peak(built, release):
           f"ratio {estimate / measured:.2f}")
     assert abs(estimate / measured - 1) <= TOLERANCE
     assert memory["within_tolerance"] and memory["tolerance"] == TOLERANCE
+
+
+def test_missing_figures_and_profiles_are_one_clear_error():
+    block = {"layers": 4, "hidden_size": 256, "ffn_size": None, "heads": 8, "kv_heads": 2, "head_size": 32,
+             "vocabulary": 4096, "trained_context": 128}
+    with pytest.raises(ModelprepError, match="config.json: the architecture lacks ffn_size"):
+        memory_record("gguf", "decoder", block, 1000, 1000, MemorySpec((2048,), (1,), 512), "config.json")
+    with pytest.raises(ModelprepError, match="no 'memory.contexts' entry fits config.json's trained context of 128"):
+        memory_record("gguf", "decoder", {**block, "ffn_size": 768}, 1000, 1000, MemorySpec((2048,), (1,), 512),
+                      "config.json")

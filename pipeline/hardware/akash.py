@@ -1,18 +1,20 @@
 """`modelprep export akash`: a variant's compute profile in Akash's SDL (deploy.yaml) shape.
 
 The profile asks for one NVIDIA GPU among the table's models that fit the chosen memory profile
-(`gpu_fit`), each with its memory size, so a provider's card is matched on model and RAM; host
-memory for the process (the RAM estimate of the profile plus a margin for the server process) and
-storage for the package files twice (download and unpacked CAR).
+(`gpu_fit`), each with its memory size, so a provider's card is matched on model and RAM; a CPU per
+sequence (at least 2); host memory for the process (the RAM estimate of the profile plus a margin
+for the server process) and storage for the package files twice (download and unpacked CAR).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.hardware.gpus import gpu_table
+from pipeline.hardware.match import choose_profile
 
 MIB, GIB = 2 ** 20, 2 ** 30
 PROCESS_MARGIN = 512 * MIB  # interpreter or server binary, HTTP stack, tokenizer
@@ -26,20 +28,23 @@ def _gibibytes(count: int) -> str:
     return f"{max(1, math.ceil(count / GIB))}Gi"
 
 
-def compute_profile(manifest: dict[str, Any], context: int | None = None, parallel: int = 1) -> dict[str, Any]:
+def compute_profile(manifest: dict[str, Any], source: str | Path, context: int | None = None,
+                    parallel: int = 1) -> dict[str, Any]:
     """`profiles.compute.<name>` for the manifest's memory profile at `context` (default: the longest)."""
-    profiles = [p for p in manifest["memory"]["profiles"] if p["parallel"] == parallel
-                and (context is None or p["context"] >= context)]
-    if not profiles:
-        raise ModelprepError(manifest["identity"]["name"], f"no memory profile holds {context} tokens x {parallel} "
-                                                           "sequence(s); see params.yaml `memory`")
-    profile = (max if context is None else min)(profiles, key=lambda p: p["context"])
-    fit = next(f for f in manifest["gpu_fit"] if (f["context"], f["parallel"]) == (profile["context"], parallel))
+    if manifest.get("record_version", 0) < 6:
+        raise ModelprepError(source, f"record_version {manifest.get('record_version')} has no memory profiles; "
+                                     "rebuild it with this modelprep (record_version 6 or later)")
+    profile = choose_profile(manifest, context, parallel)
+    if profile is None:
+        offered = sorted({(p["context"], p["parallel"]) for p in manifest["memory"]["profiles"]})
+        raise ModelprepError(source, f"no memory profile holds {context or 'any'} tokens x {parallel} sequence(s); "
+                                     f"it has (context, parallel) {offered}")
+    fit = next((f for f in manifest["gpu_fit"] if (f["context"], f["parallel"]) == (profile["context"], parallel)),
+               {"gpus": []})
     by_name = {g.name: g for g in gpu_table()}
-    models = sorted({(by_name[name].akash, by_name[name].memory_gb) for name in fit["gpus"]})
+    models = sorted({(by_name[name].akash, by_name[name].memory_gb) for name in fit["gpus"] if name in by_name})
     if not models:
-        raise ModelprepError(manifest["identity"]["name"], f"no GPU in the table fits {profile['context']} tokens x "
-                                                           f"{parallel}")
+        raise ModelprepError(source, f"no GPU of the table fits {profile['context']} tokens x {parallel}")
     return {"resources": {
         "cpu": {"units": max(2, parallel)},
         "memory": {"size": _mebibytes(profile["ram_bytes"] + PROCESS_MARGIN)},
@@ -49,7 +54,9 @@ def compute_profile(manifest: dict[str, Any], context: int | None = None, parall
     }}
 
 
-def akash_sdl(manifest: dict[str, Any], context: int | None = None, parallel: int = 1) -> dict[str, Any]:
+def akash_sdl(manifest: dict[str, Any], source: str | Path, context: int | None = None,
+              parallel: int = 1) -> dict[str, Any]:
     """The SDL fragment: version and the compute profile, named after the variant."""
+    profile = compute_profile(manifest, source, context, parallel)
     name = manifest["identity"]["name"].lower().replace("_", "-")
-    return {"version": "2.0", "profiles": {"compute": {name: compute_profile(manifest, context, parallel)}}}
+    return {"version": "2.0", "profiles": {"compute": {name: profile}}}

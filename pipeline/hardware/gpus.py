@@ -27,7 +27,6 @@ class Gpu:
     memory_gb: int
     compute_capability: str
     akash: str
-    segment: str
 
     @property
     def memory_bytes(self) -> int:

@@ -64,8 +64,9 @@ def _loadable(runtime: dict[str, Any], node: Node) -> bool:
     return False
 
 
-def _profile(manifest: dict[str, Any], context: int | None, parallel: int) -> dict[str, Any] | None:
-    """The smallest profile that holds `context` tokens per sequence (default: the longest one)."""
+def choose_profile(manifest: dict[str, Any], context: int | None, parallel: int) -> dict[str, Any] | None:
+    """The smallest memory profile of `parallel` sequences that holds `context` tokens each (default: the
+    longest); None when the manifest has none."""
     profiles = [p for p in manifest["memory"]["profiles"] if p["parallel"] == parallel]
     if context is None:
         return max(profiles, key=lambda p: p["context"], default=None)
@@ -80,7 +81,9 @@ def _accuracy(manifest: dict[str, Any]) -> tuple[str, float]:
 
 
 def manifests_in(directory: Path) -> list[Path]:
-    paths = sorted(p for p in directory.glob("*/*.json") if not p.name.endswith((".sig.json", ".pins.json")))
+    """Every release manifest under `directory` (<model>/<variant>.json), for a registry without params.yaml."""
+    paths = sorted(p for p in directory.glob("*/*.json")
+                   if p.parent.name != "schema" and not p.name.endswith((".sig.json", ".pins.json")))
     if not paths:
         raise ModelprepError(directory, "no release manifests (<model>/<variant>.json) in this folder")
     return paths
@@ -95,7 +98,7 @@ def match(paths: list[Path], node: Node, context: int | None = None, parallel: i
         if "memory" not in manifest:
             continue  # record_version < 6: no memory estimate to match on
         runtimes = [r for r in manifest["runtimes"] if runtime in (None, r["runtime"]) and _loadable(r, node)]
-        profile = _profile(manifest, context, parallel)
+        profile = choose_profile(manifest, context, parallel)
         if not runtimes or profile is None or profile["vram_bytes"] > node.vram_bytes:
             continue
         text, rank = _accuracy(manifest)

@@ -5,8 +5,9 @@ llama.cpp (GGUF), as its context reports its buffers:
 - weights: the tensor bytes, mapped from the file as stored;
 - KV cache: layers x cells x KV heads x head size x 2 (K and V) x 2 bytes (f16). Cells are the
   context of every parallel sequence, padded to 256; a sliding window caps them. Encoders keep none;
-- output buffer: 4 bytes x outputs x vocabulary (decoders; one output per sequence when serving)
-  or x (vocabulary + hidden) per token (encoders, up to 256);
+- output buffer: 4 bytes x outputs x vocabulary (decoders; one output per sequence when serving),
+  counted twice because the caller copies the logits out (llama-cpp-python keeps every row it is
+  given), or x (vocabulary + hidden) per token (encoders, up to 256);
 - compute buffer: the graph reservation for one micro-batch of `ubatch` tokens, dominated without
   flash attention by the attention scores (heads x ubatch x span) and the mask (ubatch x span),
   plus the widest activations (2 x FFN + 3 x hidden per token), all f32;
@@ -29,8 +30,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ModelprepError
 from pipeline.params import TRAINED_CONTEXT, EvaluationSpec, MemorySpec, PerformanceSpec
 from pipeline.runtimes.onnxruntime import BATCH as ENCODER_BATCH
 
@@ -58,7 +61,12 @@ class Architecture:
     sliding_window: int | None = None
 
     @classmethod
-    def of(cls, block: dict[str, Any]) -> Architecture:
+    def of(cls, block: dict[str, Any], where: str | Path = "manifest") -> Architecture:
+        missing = [k for k in ("layers", "hidden_size", "ffn_size", "heads", "kv_heads", "head_size", "vocabulary")
+                   if not isinstance(block.get(k), int)]
+        if missing:
+            raise ModelprepError(where, f"the architecture lacks {', '.join(missing)}, which the memory estimate "
+                                        "needs (config.json: num_hidden_layers, intermediate_size, ...)")
         return cls(**{k: block[k] for k in cls.__dataclass_fields__ if k in block})
 
 
@@ -182,22 +190,29 @@ def serving_workloads(arch: Architecture, spec: MemorySpec) -> list[Workload]:
 
 
 def memory_record(fmt: str, kind: str, architecture: dict[str, Any], weights: int, disk: int,
-                  spec: MemorySpec) -> dict[str, Any]:
+                  spec: MemorySpec, where: str | Path) -> dict[str, Any]:
     """The manifest's `memory` block: an estimate per serving profile."""
-    arch, estimator = Architecture.of(architecture), ESTIMATORS[fmt]
+    arch, estimator = Architecture.of(architecture, where), ESTIMATORS[fmt]
+    workloads = serving_workloads(arch, spec)
+    if not workloads:
+        raise ModelprepError("params.yaml", f"no 'memory.contexts' entry fits {where}'s trained context of "
+                                            f"{arch.trained_context} tokens; add 'trained' or a shorter context")
     profiles = [{"context": load.context, "parallel": load.parallel, "ubatch": load.ubatch,
-                 **estimator.estimate(arch, kind, weights, load).record()} for load in serving_workloads(arch, spec)]
+                 **estimator.estimate(arch, kind, weights, load).record()} for load in workloads]
     return {"disk_bytes": disk, "estimator": ESTIMATOR, "profiles": profiles, "runtime": estimator.runtime}
 
 
 def measured_memory(fmt: str, kind: str, architecture: dict[str, Any], weights: int, performance: dict[str, Any],
-                    evaluation: EvaluationSpec, perf_spec: PerformanceSpec) -> dict[str, Any]:
+                    evaluation: EvaluationSpec, perf_spec: PerformanceSpec, where: str | Path) -> dict[str, Any]:
     """The estimate for the workload validation measured, beside the measured figure (peak RSS minus the
-    RSS before the model loaded)."""
+    RSS before the model loaded; `where` is the performance record)."""
     estimator = ESTIMATORS[fmt]
     load = estimator.validation_workload(kind, evaluation, perf_spec)
-    estimate = estimator.estimate(Architecture.of(architecture), kind, weights, load).ram_bytes
+    estimate = estimator.estimate(Architecture.of(architecture, where), kind, weights, load).ram_bytes
     measured = performance["peak_rss_bytes"] - performance["baseline_rss_bytes"]
+    if measured <= 0:
+        raise ModelprepError(where, f"peak RSS ({performance['peak_rss_bytes']}) is not above the baseline "
+                                    f"({performance['baseline_rss_bytes']}): the measurement is broken")
     ratio = estimate / measured
     return {"estimate_bytes": estimate, "measured_bytes": measured, "ratio": round(ratio, 3),
             "tolerance": TOLERANCE, "within_tolerance": abs(ratio - 1) <= TOLERANCE,

@@ -26,6 +26,7 @@ LLAMA_CPP_CUDA = [{"toolkit": "12", "min_cuda": "12.0", "min_compute_capability"
 ORT_CUDA = [{"toolkit": "12", "min_cuda": "12.0", "min_compute_capability": "5.0", "needs": "cuDNN 9"}]
 # (operator or opset, oldest ONNX Runtime that runs it)
 ORT_FEATURES = {"opset 21": "1.18.0", "MatMulNBits": "1.17.0", "GatherBlockQuantized": "1.20.0"}
+# Opsets below 21 read from versions older than anything still supported; only 21 is in the table.
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -36,7 +37,8 @@ def _llama_cpp(record: dict[str, Any]) -> list[dict[str, Any]]:
     tools, gguf = record["tools"], record["gguf"]
     int8 = record["quantization"]["precision"] == "int8"
     reads = f"GGUF v{gguf['gguf_version']} with {', '.join(gguf['tensor_types'])} tensors"
-    return [{"runtime": "llama.cpp", "validated": f"{tools['llama.cpp']} (llama-cpp-python {tools['llama-cpp-python']})",
+    validated = f"{tools['llama.cpp']} (llama-cpp-python {tools['llama-cpp-python']})"
+    return [{"runtime": "llama.cpp", "validated": validated,
              "min_version": tools["llama.cpp"],
              "basis": f"validated build (older builds were not tested); the file needs a reader of {reads}",
              "gpu": LLAMA_CPP_CUDA,
@@ -45,14 +47,17 @@ def _llama_cpp(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _onnxruntime(record: dict[str, Any]) -> list[dict[str, Any]]:
     onnx, tools = record["onnx"], record["tools"]
+    validated = tools["onnxruntime"].split()[0]  # "1.31.1 (onnxruntime-gpu)" names the package too
     features = [f"opset {onnx['opset']}"] if onnx["opset"] >= 21 else []
     features += [op for op in ("MatMulNBits", "GatherBlockQuantized") if op in onnx["operators"]]
-    needed = [ORT_FEATURES[f] for f in features if f in ORT_FEATURES]
-    minimum = max(needed, key=_version_key) if needed else tools["onnxruntime"]
+    if all(f in ORT_FEATURES for f in features) and features:
+        minimum = max((ORT_FEATURES[f] for f in features), key=_version_key)
+    else:
+        minimum = validated  # a newer opset than the table knows, or nothing to go by
     int8 = record["quantization"]["precision"] == "int8"
     saturates = int8 and not record["quantization"].get("reduce_range", False)
     runtimes = [{"runtime": "onnxruntime", "validated": tools["onnxruntime"], "min_version": minimum,
-                 "basis": f"operators: {', '.join(features)}" if features else "validated build",
+                 "basis": f"operators: {', '.join(features)}" if minimum != validated else "validated build",
                  "gpu": ORT_CUDA,
                  "cpu": {"required": [], "recommended": VNNI if saturates else []}}]
     if onnx["genai_config"]:

@@ -34,7 +34,7 @@ def _deployment(manifest: dict[str, Any]) -> list[Check]:
                 for name in ("budget", "latency", "verification")]
     budget = [k for k in ("max_price_per_1k_tokens_usd", "max_price_per_task_usd") if not deployment.get(k)]
     latency_ok = bool(deployment.get("latency_sla_ms")) and deployment.get("fallback_nodes", 0) >= 1
-    probes = manifest.get("probes") or {}
+    probes = manifest.get("probes") if isinstance(manifest.get("probes"), dict) else {}
     recorded = len(probes.get("prompts") or probes.get("sentences") or [])
     verification = deployment.get("verification")
     return [
@@ -45,7 +45,8 @@ def _deployment(manifest: dict[str, Any]) -> list[Check]:
                                     "fallback node(s)" + ("" if latency_ok else ": both must be set, fallback >= 1")),
         Check("verification", verification == "probes" and recorded > 0,
              f"verification is {verification!r}" if verification != "probes" else
-             (f"{recorded} {probes['kind']} probe(s) recorded on {probes['runtime']} {probes['build']}" if recorded
+             (f"{recorded} {probes.get('kind')} probe(s) recorded on {probes.get('runtime')} {probes.get('build')}"
+              if recorded
               else "verification by probes, but the manifest has no probes")),
     ]
 

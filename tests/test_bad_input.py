@@ -229,9 +229,9 @@ def test_cuda_requested_where_onnx_runtime_has_no_cuda(project, built):
     result = stage(project, "evaluate.py", "--model", "tiny-llama", "--variant", "onnx-int8",
                    "--artifact", str(built / "build/tiny-llama/onnx/onnx-int8"),
                    "--reference", str(built / "build/tiny-llama/reference"), "--metrics", "m.json",
-                   "--run", "r.json", "--performance", "p.json")
+                   "--run", "r.json", "--performance", "p.json", "--probes", "q.json")
     assert_one_error(result, "params.yaml", "'cuda' but ONNX Runtime was installed without CUDA", "CUDA=1")
-    assert not any((project / name).exists() for name in ("m.json", "r.json", "p.json"))
+    assert not any((project / name).exists() for name in ("m.json", "r.json", "p.json", "q.json"))
 
 
 def test_graph_that_is_not_an_exported_decoder_or_encoder(tmp_path):

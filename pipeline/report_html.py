@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.fileio import read_json, write_text
-from pipeline.progress import human_bytes
+from pipeline.progress import MIB, human_bytes
 
 MISSING = "—"
-MIB = 2**20
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

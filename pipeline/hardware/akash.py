@@ -15,8 +15,8 @@ from typing import Any
 from pipeline.errors import ModelprepError
 from pipeline.hardware.gpus import gpu_table
 from pipeline.hardware.match import choose_profile
+from pipeline.progress import GIB, MIB
 
-MIB, GIB = 2 ** 20, 2 ** 30
 PROCESS_MARGIN = 512 * MIB  # interpreter or server binary, HTTP stack, tokenizer
 
 

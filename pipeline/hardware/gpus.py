@@ -10,14 +10,15 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ModelprepError
+from pipeline.progress import MIB
 
 TABLE = Path(__file__).with_name("gpus.yaml")
-MIB = 2 ** 20
 
 
-def capability(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    return int(major), int(minor or 0)
+def version_key(text: str) -> tuple[int, int, int]:
+    """A dotted version (CUDA, compute capability, runtime release) for comparing: "12" is "12.0.0"."""
+    parts = [int(part) for part in text.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))[:3]
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ def find_gpu(name: str) -> Gpu:
 def min_capability(runtimes: list[dict[str, Any]]) -> str:
     """The lowest compute capability any CUDA build of any of the runtimes supports."""
     builds = [build for runtime in runtimes for build in runtime["gpu"]]
-    return min((b["min_compute_capability"] for b in builds), key=capability)
+    return min((b["min_compute_capability"] for b in builds), key=version_key)
 
 
 def fitting_gpus(vram_bytes: int, runtimes: list[dict[str, Any]]) -> list[str]:
     """Table GPUs with the memory for `vram_bytes` and a compute capability a runtime's CUDA build supports."""
-    lowest = capability(min_capability(runtimes))
-    return [g.name for g in gpu_table() if g.memory_bytes >= vram_bytes and capability(g.compute_capability) >= lowest]
+    lowest = version_key(min_capability(runtimes))
+    return [g.name for g in gpu_table() if g.memory_bytes >= vram_bytes and version_key(g.compute_capability) >= lowest]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json
-from pipeline.hardware.gpus import Gpu, capability
+from pipeline.hardware.gpus import Gpu, version_key
 
 UNITS = {"": 2 ** 30, "b": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}
 SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|[kmgt](?:i?b)?)?\s*$", re.IGNORECASE)
@@ -56,9 +56,9 @@ class Fit:
 
 def _loadable(runtime: dict[str, Any], node: Node) -> bool:
     for build in runtime["gpu"]:
-        cuda_ok = node.cuda is None or capability(build["min_cuda"]) <= capability(node.cuda)
+        cuda_ok = node.cuda is None or version_key(build["min_cuda"]) <= version_key(node.cuda)
         cc_ok = node.compute_capability is None or \
-            capability(build["min_compute_capability"]) <= capability(node.compute_capability)
+            version_key(build["min_compute_capability"]) <= version_key(node.compute_capability)
         if cuda_ok and cc_ok:
             return True
     return False

@@ -29,16 +29,16 @@ What the process around the runtime holds (interpreter, server) is not estimated
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.params import TRAINED_CONTEXT, EvaluationSpec, MemorySpec, PerformanceSpec
+from pipeline.progress import MIB
 from pipeline.runtimes.onnxruntime import BATCH as ENCODER_BATCH
 
 ESTIMATOR = "modelprep-memory/1"
-MIB = 2 ** 20
 F32 = 4
 CUDA_CONTEXT_BYTES = 457 * MIB
 # The estimate agrees with the peak measured during validation (peak RSS minus the RSS before the
@@ -62,8 +62,8 @@ class Architecture:
 
     @classmethod
     def of(cls, block: dict[str, Any], where: str | Path = "manifest") -> Architecture:
-        missing = [k for k in ("layers", "hidden_size", "ffn_size", "heads", "kv_heads", "head_size", "vocabulary")
-                   if not isinstance(block.get(k), int)]
+        needed = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [k for k in needed if not isinstance(block.get(k), int)]
         if missing:
             raise ModelprepError(where, f"the architecture lacks {', '.join(missing)}, which the memory estimate "
                                         "needs (config.json: num_hidden_layers, intermediate_size, ...)")

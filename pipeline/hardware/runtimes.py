@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.hardware.gpus import version_key
+
 X86_64_V3 = ["AVX2", "FMA", "F16C"]
 VNNI = ["AVX512_VNNI", "AVX_VNNI"]
 LLAMA_CPP_CUDA = [{"toolkit": "12", "min_cuda": "12.0", "min_compute_capability": "5.0"},
@@ -27,10 +29,6 @@ ORT_CUDA = [{"toolkit": "12", "min_cuda": "12.0", "min_compute_capability": "5.0
 # (operator or opset, oldest ONNX Runtime that runs it)
 ORT_FEATURES = {"opset 21": "1.18.0", "MatMulNBits": "1.17.0", "GatherBlockQuantized": "1.20.0"}
 # Opsets below 21 read from versions older than anything still supported; only 21 is in the table.
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
 
 
 def _llama_cpp(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,7 +49,7 @@ def _onnxruntime(record: dict[str, Any]) -> list[dict[str, Any]]:
     features = [f"opset {onnx['opset']}"] if onnx["opset"] >= 21 else []
     features += [op for op in ("MatMulNBits", "GatherBlockQuantized") if op in onnx["operators"]]
     if all(f in ORT_FEATURES for f in features) and features:
-        minimum = max((ORT_FEATURES[f] for f in features), key=_version_key)
+        minimum = max((ORT_FEATURES[f] for f in features), key=version_key)
     else:
         minimum = validated  # a newer opset than the table knows, or nothing to go by
     int8 = record["quantization"]["precision"] == "int8"

@@ -63,6 +63,7 @@ $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyp
 	@touch $@
 
 release: setup
+	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
 	@status=0; dvc repro --keep-going || status=1; \
 	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \

@@ -23,19 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline import formats
 from pipeline.device import cuda_available, describe
 from pipeline.evaluate import Reference, score
-from pipeline.formats import format_of
-from pipeline.gguf.convert import convert_to_gguf
-from pipeline.gguf.quantize import quantize_gguf
-from pipeline.onnx.export import export_onnx
-from pipeline.onnx.quantize import quantize_onnx
+from pipeline.kinds import KINDS
+from pipeline.layout import Layout
 from pipeline.params import Params, load_params
-from pipeline.performance import measure, summary
+from pipeline.performance import measure
 from pipeline.runtimes.torch_hf import TorchReference
 
-BUILD = Path("build")
 RESULTS = Path("benchmarks")
+LAYOUT = Layout()
 
 
 def _seconds(action) -> float:
@@ -51,77 +49,65 @@ def _copy_seconds(src: Path, scratch: Path) -> float:
     return seconds
 
 
-def artifact_path(params: Params, model: str, variant: str) -> Path:
-    if params.format_of(variant) == "gguf":
-        return BUILD / model / "gguf" / f"{model}-{variant}.gguf"
-    return BUILD / model / "onnx" / variant
-
-
 def _base_rows(params: Params, model: str, kind: str, scratch: Path) -> list[tuple[str, ...]]:
-    hf = BUILD / model / "hf"
-    convert = _seconds(lambda: convert_to_gguf(hf, params.gguf.outtype, scratch / "base.gguf"))
-    export = _seconds(lambda: export_onnx(hf, kind, params.onnx.opset, params.onnx.external_data_min_mib * 2**20,
-                                          scratch / "onnx-base"))
-    return [(model, "GGUF conversion (llama.cpp)", f"{convert:.2f}", "1.00x"),
-            (model, "ONNX export (optimum-onnx)", f"{export:.2f}", f"{export / convert:.2f}x")]
-
-
-def _quantize_rows(params: Params, model: str, scratch: Path) -> list[tuple[str, ...]]:
-    rows = []
-    gguf_base, onnx_base = BUILD / model / "gguf" / "base.gguf", BUILD / model / "onnx" / "base"
-    copies = {"gguf": _copy_seconds(gguf_base, scratch), "onnx": _copy_seconds(onnx_base, scratch)}
-    for variant in params.variants:
-        fmt = params.format_of(variant)
-        out = scratch / variant
-        if fmt == "gguf":
-            seconds = quantize_gguf(gguf_base, variant, out, threads=params.evaluation.threads)
-        else:
-            seconds = quantize_onnx(onnx_base, variant, params.onnx, BUILD / "corpus", out)
-        rows.append((model, variant, f"{seconds:.3f}", f"{copies[fmt]:.3f}", f"{seconds / copies[fmt]:.1f}x"))
+    """Each format's base build from the Hugging Face folder, against the first format's."""
+    rows, first = [], None
+    settings = {v.format.name: v.format_settings for v in params.variants.values()}
+    for fmt in formats.formats():
+        if fmt.name in settings:
+            seconds = _seconds(lambda fmt=fmt: fmt.build_base(LAYOUT.hf(model), kind, settings[fmt.name],
+                                                              scratch / fmt.name))
+            first = first or seconds
+            rows.append((model, f"{fmt.name} base", f"{seconds:.2f}", f"{seconds / first:.2f}x"))
     return rows
 
 
-def _devices(fmt_name: str) -> list[str]:
+def _quantize_rows(params: Params, model: str, scratch: Path) -> list[tuple[str, ...]]:
+    rows, copies = [], {}
+    for variant in params.variants.values():
+        fmt, out = variant.format.name, scratch / variant.name
+        base = LAYOUT.base(model, fmt)
+        copies[fmt] = copies.get(fmt) or _copy_seconds(base, scratch)
+        seconds = variant.format.quantize(variant, model, base, LAYOUT.corpus, out)
+        rows.append((model, variant.name, f"{seconds:.3f}", f"{copies[fmt]:.3f}", f"{seconds / copies[fmt]:.1f}x"))
+    return rows
+
+
+def _devices(fmt: formats.Format) -> list[str]:
     """The CPU, and CUDA too where a GPU is visible and this format's runtime was built for it."""
-    from pipeline.runtimes.llama_cpp import gpu_offload_supported
-    from pipeline.runtimes.onnxruntime import cuda_provider_built
-
-    built_for_gpu = gpu_offload_supported() if fmt_name == "gguf" else cuda_provider_built()
-    return ["cpu", "cuda"] if built_for_gpu and cuda_available() else ["cpu"]
-
-
-def _rate(figures: dict) -> tuple[float, str]:
-    """The number to compare (tokens or sentences per second) and the latency text beside it."""
-    return figures.get("decode_tokens_per_s", figures.get("sentences_per_s")), summary(figures)[1]
+    return ["cpu", "cuda"] if fmt.gpu_build() and cuda_available() else ["cpu"]
 
 
 def _runtime_rows(params: Params, model: str) -> tuple[list, list]:
     spec = params.evaluation
-    reference = Reference.load(BUILD / model / "reference")
+    reference = Reference.load(LAYOUT.reference(model))
+    kind = KINDS[reference.kind]
     unit = "tokens" if reference.kind == "decoder" else "sentences"
     count = int(reference.inputs.size) if reference.kind == "decoder" else len(reference.inputs)
-    torch_runtime = TorchReference(BUILD / model / "hf", reference.kind, "cpu", spec.threads, spec.max_sentence_tokens)
+    torch_runtime = TorchReference(LAYOUT.hf(model), reference.kind, "cpu", spec.threads, spec.max_sentence_tokens)
     scoring_base = count / _seconds(lambda: score(torch_runtime, reference, "bench"))
-    serving_base, serving_note = _rate(measure(torch_runtime, reference, params.performance))
+    figures = measure(torch_runtime, reference, params.performance)
+    serving_base, serving_note = kind.rate(figures), kind.speed(figures)[1]
     torch_runtime.close()
     scoring = [(model, "fp32 reference (PyTorch, cpu)", f"{scoring_base:.0f} {unit}/s", "1.00x")]
-    speed_unit = "tok/s" if reference.kind == "decoder" else "sent/s"
-    serving = [(model, "fp32 reference (PyTorch, cpu)", f"{serving_base:.0f} {speed_unit}", serving_note, "1.00x", "")]
-    for variant in params.variants:
-        fmt = format_of(params, variant)
-        artifact = artifact_path(params, model, variant)
+    serving = [(model, "fp32 reference (PyTorch, cpu)", f"{serving_base:.0f} {kind.rate_unit}", serving_note, "1.00x",
+                "")]
+    for variant in params.variants.values():
+        fmt, artifact = variant.format, LAYOUT.artifact(model, variant.name)
         cpu_rate = None
-        for device in _devices(fmt.name):
+        for device in _devices(fmt):
             runtime = fmt.open(artifact, reference.kind, dataclasses.replace(spec, device=device))
-            label = f"{variant} ({runtime.info()['runtime']}, {device})"
+            label = f"{variant.name} ({runtime.info()['runtime']}, {device})"
             if device == "cpu":
                 rate = count / _seconds(lambda runtime=runtime: score(runtime, reference, "bench"))
                 scoring.append((model, label, f"{rate:.0f} {unit}/s", f"{rate / scoring_base:.2f}x"))
-            speed, note = _rate(measure(runtime, reference, params.performance))
+            figures = measure(runtime, reference, params.performance)
+            speed, note = kind.rate(figures), kind.speed(figures)[1]
             runtime.close()
             cpu_rate = speed if device == "cpu" else cpu_rate
             gpu_ratio = f"{speed / cpu_rate:.2f}x" if device == "cuda" else ""
-            serving.append((model, label, f"{speed:.0f} {speed_unit}", note, f"{speed / serving_base:.2f}x", gpu_ratio))
+            serving.append((model, label, f"{speed:.0f} {kind.rate_unit}", note, f"{speed / serving_base:.2f}x",
+                            gpu_ratio))
     return scoring, serving
 
 
@@ -147,22 +133,22 @@ def main() -> None:
     params = load_params()
     base_rows, quant_rows, scoring_rows, serving_rows = [], [], [], []
     for model in params.models:
-        kind = Reference.load(BUILD / model / "reference").kind
-        with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
+        kind = Reference.load(LAYOUT.reference(model)).kind
+        with tempfile.TemporaryDirectory(dir=LAYOUT.model(model)) as scratch:
             base_rows += _base_rows(params, model, kind, Path(scratch))
-        with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
+        with tempfile.TemporaryDirectory(dir=LAYOUT.model(model)) as scratch:
             quant_rows += _quantize_rows(params, model, Path(scratch))
         scoring, serving = _runtime_rows(params, model)
         scoring_rows += scoring
         serving_rows += serving
-    with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
+    with tempfile.TemporaryDirectory(dir=LAYOUT.root / "build") as scratch:
         cid_rows = _cid_rows(Path(scratch))
     threads = params.evaluation.threads
     device = describe("cuda") if cuda_available() else describe("cpu")
     report = "\n".join([
         f"modelprep bench on {device}, {threads} threads",
-        _table("Base artifact from the Hugging Face folder: ONNX export against GGUF conversion",
-               ("model", "step", "seconds", "vs GGUF"), base_rows),
+        _table("Base artifact of each format from the Hugging Face folder, against the first format's",
+               ("model", "step", "seconds", "ratio"), base_rows),
         _table("Quantization time against copying the same bytes (the unquantized base)",
                ("model", "variant", "quantize s", "copy s", "ratio"), quant_rows),
         _table("Validation throughput against the PyTorch reference, same inputs",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +19,14 @@ import pyarrow.parquet as pq
 from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, read_json, sha256_file, write_json
 from pipeline.progress import log
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """params.yaml `corpus`."""
+
+    eval_every: int  # every Nth chunk is held out for evaluation
+
 
 TRAIN_FILE = "train.parquet"
 EVAL_FILE = "eval.parquet"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Callable
 
 ERROR_PREFIX = "modelprep: error: "  # how the command line and every stage print a ModelprepError
 
@@ -18,3 +20,17 @@ def first_line(err: BaseException) -> str:
     """A foreign exception in one line: its first line of text, or its type when it has none."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def run_guarded(action: Callable[[], object]) -> int:
+    """Run `action`, turning a ModelprepError into one line on stderr and exit status 1.
+
+    An int that `action` returns is the exit status; any other result means success. Every stage
+    script and command runs through this.
+    """
+    try:
+        status = action()
+    except ModelprepError as err:
+        print(f"{ERROR_PREFIX}{err}", file=sys.stderr)
+        return 1
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

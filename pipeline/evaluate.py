@@ -21,11 +21,44 @@ from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, read_json, write_json
 from pipeline.progress import StepProgress
 from pipeline.runtimes.base import Runtime
+from pipeline.settings import SettingsFile, setting
 
 INPUTS_FILE = "inputs.npy"  # token windows (decoder), int32
 SENTENCES_FILE = "sentences.json"  # sentences (encoder)
 OUTPUTS_FILE = "outputs.npy"  # reference log-probabilities (decoder) or embeddings (encoder)
 RECORD_FILE = "reference.json"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """params.yaml `evaluation`: where and on what every variant is validated against the reference."""
+
+    device: str = setting(choices=DEVICES)
+    allow_cpu_fallback: bool = setting()
+    threads: int = setting()
+    window: int = setting(low=2)  # decoder: tokens per window, BOS first
+    min_tokens: int = setting()
+    sentences: int = setting()
+    max_sentence_tokens: int = setting()
+
+
+@dataclass(frozen=True)
+class PerformanceSpec:
+    """params.yaml `performance`: the fixed workload every variant is timed on, on the build device."""
+
+    prompt_tokens: int  # decoder: prompt length; prompt + new_tokens must fit in evaluation.window
+    new_tokens: int
+    sentences: int  # encoder: sentences embedded per timed run
+    repeats: int  # timed runs after one warm-up; each figure is their median
+
+
+def read_performance(settings: SettingsFile, evaluation: EvaluationSpec) -> PerformanceSpec:
+    spec = settings.read("performance", PerformanceSpec)
+    if spec.prompt_tokens + spec.new_tokens > evaluation.window:
+        raise settings.reader.error("'performance.prompt_tokens' + 'new_tokens' must fit in 'evaluation.window' "
+                                    f"({spec.prompt_tokens} + {spec.new_tokens} > {evaluation.window})")
+    return spec
 
 
 def _significant(value: float, digits: int = 6) -> float:

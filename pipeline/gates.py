@@ -1,68 +1,56 @@
-"""Accuracy gates: which measured figure each bound in params.yaml `gates` limits."""
+"""Accuracy gates: params.yaml `gates`, one per variant, and which measured figure each bound limits.
+
+The bounds a gate may set are the model kinds' (`pipeline/kinds.py`): a gate names bounds for
+decoders and encoders alike, and a variant is held to those of its model's kind.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import asdict, field, make_dataclass
 from typing import Any
 
+from pipeline.checks import Check
 from pipeline.errors import ModelprepError
-from pipeline.params import Gate
+from pipeline.kinds import KINDS, Bound, ModelKind
+from pipeline.settings import Reader
+
+# Accuracy a variant must reach to be released: one optional field per bound of every kind (a bound
+# left out is not checked).
+Gate = make_dataclass("Gate", [(b.field, float | None, field(default=None))
+                               for kind in KINDS.values() for b in kind.bounds], frozen=True)
 
 
-@dataclass(frozen=True)
-class Bound:
-    field: str  # the key under gates.<variant> in params.yaml
-    metric: str  # the key in the metrics file
-    kind: str  # decoder or encoder: the models it applies to
-    upper: bool  # True: measured must be <= bound; False: >= bound
-    label: str
+def read_gates(r: Reader, data: Any, where: str) -> dict[str, Any]:
+    data = r.mapping(data, where)
+    return {variant: r.section(entry, f"{where}.{variant}", Gate) for variant, entry in data.items()}
 
 
-BOUNDS = (
-    Bound("max_mean_kld", "mean_kld", "decoder", True, "mean KL divergence"),
-    Bound("min_same_top1", "same_top1", "decoder", False, "same-top-1 rate"),
-    Bound("max_delta_ppl_pct", "delta_ppl_pct", "decoder", True, "perplexity change (%)"),
-    Bound("min_mean_cosine", "mean_cosine", "encoder", False, "mean cosine similarity"),
-    Bound("min_min_cosine", "min_cosine", "encoder", False, "minimum cosine similarity"),
-)
+def gate_of(gates: dict[str, Any], variant: str) -> Any:
+    if variant not in gates:
+        raise ModelprepError("params.yaml", f"variant {variant} has no entry under 'gates'")
+    return gates[variant]
 
 
-@dataclass(frozen=True)
-class Check:
-    bound: Bound
-    limit: float
-    measured: float
-
-    @property
-    def passed(self) -> bool:
-        return self.measured <= self.limit if self.bound.upper else self.measured >= self.limit
-
-    def short(self) -> str:
-        return f"{self.bound.metric} {self.measured:g} {'>' if self.bound.upper else '<'} {self.limit:g}"
-
-    def describe(self) -> str:
-        relation = "at most" if self.bound.upper else "at least"
-        verdict = "passes" if self.passed else "FAILS"
-        gate = f"({relation} {self.limit:g}, {self.bound.field})"
-        return f"{self.bound.label} {self.measured:g} {verdict} the gate {gate}"
+def bound_check(bound: Bound, limit: float, measured: float) -> Check:
+    """Whether one measured figure keeps one bound, worded for the release log and table."""
+    passed = measured <= limit if bound.upper else measured >= limit
+    relation = "at most" if bound.upper else "at least"
+    return Check(bound.label, passed, f"{measured:g} {'passes' if passed else 'FAILS'} the gate "
+                                      f"({relation} {limit:g}, {bound.field})",
+                 brief=f"{bound.metric} {measured:g} {'>' if bound.upper else '<'} {limit:g}")
 
 
-def kind_of(accuracy: dict[str, Any]) -> str:
-    """decoder or encoder, from which figures a metrics file holds."""
-    return "decoder" if "mean_kld" in accuracy else "encoder"
-
-
-def check_gate(variant: str, kind: str, gate: Gate, metrics: dict[str, Any]) -> list[Check]:
-    checks = [Check(b, getattr(gate, b.field), float(metrics[b.metric]))
-              for b in BOUNDS if b.kind == kind and getattr(gate, b.field) is not None]
+def check_gate(variant: str, kind: ModelKind, gate: Any, metrics: dict[str, Any]) -> list[Check]:
+    checks = [bound_check(b, getattr(gate, b.field), float(metrics[b.metric]))
+              for b in kind.bounds if getattr(gate, b.field) is not None]
     if not checks:
-        fields = ", ".join(b.field for b in BOUNDS if b.kind == kind)
-        raise ModelprepError("params.yaml", f"gates.{variant} sets no bound that applies to a {kind} ({fields})")
+        fields = ", ".join(b.field for b in kind.bounds)
+        raise ModelprepError("params.yaml", f"gates.{variant} sets no bound that applies to a {kind.name} ({fields})")
     return checks
 
 
-def gate_dict(gate: Gate, kind: str) -> dict[str, float]:
+def gate_dict(gate: Any, kind: ModelKind) -> dict[str, float]:
     """The bounds of a gate that apply to this kind of model, for the record."""
-    kinds = {b.field: b.kind for b in BOUNDS}
-    return {k: v for k, v in dataclasses.asdict(gate).items() if v is not None and kinds[k] == kind}
+    fields = {b.field for b in kind.bounds}
+    return {k: v for k, v in asdict(gate).items() if v is not None and k in fields}
+

@@ -8,14 +8,17 @@ Rows follow params.yaml's order (models, then GGUF and ONNX variants); a variant
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from pipeline.fileio import atomic_path, read_json, write_json
-from pipeline.package import CONTENT
-from pipeline.params import Params
+from pipeline.fileio import atomic_path, write_json
+from pipeline.layout import Layout
+from pipeline.manifest.document import Manifest
 from pipeline.pin.pins_file import read_pins
+
+if TYPE_CHECKING:
+    from pipeline.params import Params
 
 COLUMNS = {"model": pa.string(), "variant": pa.string(), "format": pa.string(), "kind": pa.string(),
            "precision": pa.string(), "package_cid_v1": pa.string(), "package_cid_v0": pa.string(),
@@ -23,50 +26,48 @@ COLUMNS = {"model": pa.string(), "variant": pa.string(), "format": pa.string(), 
            "license": pa.string(), "max_context": pa.int64(), "vram_bytes": pa.int64(), "ram_bytes": pa.int64()}
 
 
-def released_manifests(params: Params, manifests: Path) -> list[Path]:
+def released_manifests(params: Params, layout: Layout) -> list[Path]:
     """The manifest of every released variant, in params.yaml's order."""
-    paths = (manifests / model / f"{variant}.json" for model in params.models for variant in params.variants)
+    paths = (layout.manifest(model, variant) for model in params.models for variant in params.variants)
     return [path for path in paths if path.is_file()]
 
 
-def index_rows(params: Params, manifests: Path) -> list[dict[str, Any]]:
+def index_rows(params: Params, layout: Layout) -> list[dict[str, Any]]:
     rows = []
-    for path in released_manifests(params, manifests):
-        manifest = read_json(path)
-        content = manifest[CONTENT]
-        cid = content["package"]["cid_v1"]
+    for path in released_manifests(params, layout):
+        manifest = Manifest.load(path)
+        cid = manifest.content.cid_v1
         # What a registry filters on first: the longest context profile, fewest sequences, and its memory
         # (none in manifests older than record_version 6).
-        profiles = manifest.get("memory", {}).get("profiles") or [{}]
-        longest = max(profiles, key=lambda p: (p.get("context", 0), -p.get("parallel", 0)))
+        longest = max(manifest.profiles, key=lambda p: (p.context, -p.parallel), default=None)
         rows.append({
-            "bytes": sum(f["size"] for f in manifest["files"]),
-            "files": len(manifest["files"]),
-            "format": manifest["format"],
-            "kind": manifest["kind"],
-            "license": manifest.get("identity", {}).get("license"),
+            "bytes": manifest.size_bytes,
+            "files": len(manifest.files),
+            "format": manifest.format,
+            "kind": manifest.kind.name,
+            "license": manifest.data.get("identity", {}).get("license"),
             "manifest": path.as_posix(),
-            "max_context": longest.get("context"),
-            "model": manifest["model"],
-            "package_cid_v0": content["package"]["cid_v0"],
+            "max_context": longest.context if longest else None,
+            "model": manifest.model,
+            "package_cid_v0": manifest.content.cid_v0,
             "package_cid_v1": cid,
             # Pins of this very package (a pin of an earlier build's CID no longer describes it).
             "pins": [f"{p.target} {p.status} {p.endpoint}" for p in read_pins(path) if p.cid == cid],
             "precision": manifest["quantization"]["precision"],
-            "ram_bytes": longest.get("ram_bytes"),
-            "variant": manifest["variant"],
-            "vram_bytes": longest.get("vram_bytes"),
+            "ram_bytes": longest.ram_bytes if longest else None,
+            "variant": manifest.variant,
+            "vram_bytes": longest.vram_bytes if longest else None,
         })
     return rows
 
 
-def write_index(params: Params, manifests: Path) -> list[dict[str, Any]]:
+def write_index(params: Params, layout: Layout) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    rows = index_rows(params, manifests)
-    write_json(manifests / "index.json", {"variants": rows})
+    rows = index_rows(params, layout)
+    write_json(layout.index_json, {"variants": rows})
     table = pa.Table.from_pylist(rows, schema=pa.schema(list(COLUMNS.items())))
-    with atomic_path(manifests / "index.parquet") as tmp:
+    with atomic_path(layout.index_parquet) as tmp:
         # pyarrow writes no timestamps: the same rows with the same pyarrow give the same bytes.
         pq.write_table(table, tmp, compression="zstd")
     return rows

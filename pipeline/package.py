@@ -6,35 +6,30 @@ never copied on disk: its DAG is built from the files where they are, and its bl
 file (CIDv1, profile unixfs-v1-2025). The manifest in `manifests/` is that record plus a `content`
 block: the package's and every file's CIDv1 and CIDv0 and the CAR; so the record inside the package
 is the manifest without `content`. Where it is pinned is recorded beside it (`pin/pins_file.py`).
+A `Release` is one released variant's package as its manifest describes it: what pin targets
+upload and `verify` re-hashes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, dumps_json, sha256_file
 from pipeline.ipfs.car import CarWriter
 from pipeline.ipfs.directory import add_stream, directory_node
 from pipeline.ipfs.layout import BlockSink, DagNode
 from pipeline.ipfs.profiles import PROFILES, Profile
+from pipeline.manifest.document import Manifest
 
 RECORD_FILE = "modelprep.json"
-CONTENT, PROBES, MEASURED = "content", "probes", "measured"
-# Manifest keys kept out of the package's record: content ids cannot be inside what they hash, and
-# probes and measured figures may change (another build device) without changing the package.
-MANIFEST_ONLY = (CONTENT, PROBES, MEASURED)
 V1, V0 = PROFILES["unixfs-v1-2025"], PROFILES["unixfs-v0-2015"]
 Opener = Callable[[], io.BufferedIOBase]
-
-
-def package_files(artifact: Path, files: list[Path]) -> dict[str, Path]:
-    """Package names of the artifact's files: the GGUF's own name, or paths inside the ONNX directory."""
-    if artifact.is_dir():
-        return {path.relative_to(artifact).as_posix(): path for path in files}
-    return {artifact.name: artifact}
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
@@ -84,3 +79,59 @@ def package_content(files: dict[str, Path], record: dict[str, Any], car: Path, r
         "package": {"cid_v0": str(package_v0.cid), "cid_v1": str(package_v1.cid), "record_file": RECORD_FILE,
                     "size": package_v1.tsize},
     }
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    name: str  # path inside the package
+    sha256: str
+    size: int
+    cid_v1: str
+    path: Path | None  # the built file; None for the record, which exists only as `data`
+    data: bytes | None = None
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb") if self.path else io.BytesIO(self.data)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One released variant's package, as its manifest describes it."""
+
+    model: str
+    variant: str
+    manifest: Path
+    cid_v1: str
+    cid_v0: str
+    car: Path
+    files: tuple[PackageFile, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    def file(self, name: str) -> PackageFile:
+        return next(f for f in self.files if f.name == name)
+
+    @classmethod
+    def of(cls, manifest: Manifest, need_local_files: bool = True) -> Release:
+        content = manifest.content
+        paths = artifact_files(manifest) if need_local_files else {}
+        files = [PackageFile(entry.path, entry.sha256, entry.size, content.files[entry.path]["cid_v1"],
+                             paths.get(entry.path)) for entry in manifest.files]
+        encoded = record_bytes(manifest.record)
+        files.append(PackageFile(RECORD_FILE, hashlib.sha256(encoded).hexdigest(), len(encoded),
+                                 content.files[RECORD_FILE]["cid_v1"], None, encoded))
+        return cls(manifest.model, manifest.variant, manifest.path, content.cid_v1, content.cid_v0, content.car.path,
+                   tuple(files))
+
+
+def artifact_files(manifest: Manifest) -> dict[str, Path]:
+    """The built file behind every package file the manifest lists; a missing one is an error."""
+    files = {}
+    for entry in manifest.files:
+        path = manifest.artifact / entry.path
+        if not path.is_file():
+            raise ModelprepError(manifest.path, f"{path} (package file {entry.path}) is missing here; build it first")
+        files[entry.path] = path
+    return files

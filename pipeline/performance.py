@@ -15,7 +15,6 @@ the manifest carries them under `measured`, outside the package.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import json
 import resource
@@ -24,13 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ERROR_PREFIX, ModelprepError
-from pipeline.evaluate import Reference
+from pipeline.errors import ERROR_PREFIX, ModelprepError, run_guarded
+from pipeline.evaluate import EvaluationSpec, PerformanceSpec, Reference
 from pipeline.fileio import read_json, write_json
-from pipeline.params import EvaluationSpec, PerformanceSpec
 from pipeline.runtimes.base import Runtime
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +67,6 @@ def _encoder(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> d
             "sentences": len(batch), "sentences_per_s": round(statistics.median(rates), 1)}
 
 
-def summary(figures: dict[str, Any]) -> tuple[str, str]:
-    """The headline rate and latency of a performance record, as text."""
-    if "decode_tokens_per_s" in figures:
-        return f"{figures['decode_tokens_per_s']:.0f} tok/s", f"first token {figures['first_token_ms']:.2f} ms"
-    return f"{figures['sentences_per_s']:.0f} sent/s", f"one sentence {figures['sentence_ms']:.2f} ms"
-
-
 def measure(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> dict[str, Any]:
     """Speed of an open runtime on the fixed workload."""
     return (_decoder if reference.kind == "decoder" else _encoder)(runtime, reference, spec)
@@ -82,11 +74,11 @@ def measure(runtime: Runtime, reference: Reference, spec: PerformanceSpec) -> di
 
 def _measure_here(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,
                   spec: PerformanceSpec) -> dict[str, Any]:
-    from pipeline.formats import FORMATS
+    from pipeline import formats
 
     reference = Reference.load(reference_dir)
-    fmt = FORMATS[fmt_name]
-    importlib.import_module(fmt.library)
+    fmt = formats.get(fmt_name)
+    importlib.import_module(fmt.runtime_library)
     baseline = rss_bytes("VmRSS")  # the process with its runtime library, before the model is loaded
     runtime = fmt.open(artifact, reference.kind, evaluation)
     figures = measure(runtime, reference, spec)
@@ -115,7 +107,7 @@ def peak_rss_bytes() -> int:
 
 def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluation: EvaluationSpec,
                      spec: PerformanceSpec) -> dict[str, Any]:
-    settings = json.dumps({"evaluation": dataclasses.asdict(evaluation), "performance": dataclasses.asdict(spec)})
+    settings = json.dumps({"evaluation": asdict(evaluation), "performance": asdict(spec)})
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "performance.json"
         # Run from the directory holding this very package, so the child imports the same code as
@@ -134,8 +126,6 @@ def measure_in_child(fmt_name: str, artifact: Path, reference_dir: Path, evaluat
 
 
 def main() -> int:
-    from pipeline.cli import run_guarded
-
     parser = argparse.ArgumentParser(description="measure one variant in this process; write its figures as JSON")
     for name in ("format", "artifact", "reference", "settings", "out"):
         parser.add_argument(name)

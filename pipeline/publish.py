@@ -15,27 +15,32 @@ import hashlib
 import os
 from base64 import b64encode
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ModelprepError
 from pipeline.index import released_manifests
+from pipeline.layout import Layout
 from pipeline.manifest.describe import media_type
 from pipeline.manifest.schema import SCHEMA_DIR
 from pipeline.manifest.signing import signature_path
-from pipeline.params import Params
 from pipeline.pin.pins_file import pins_path
 from pipeline.progress import human_bytes, log
+
+if TYPE_CHECKING:
+    from pipeline.params import Params
 
 STAGE = "publish"
 
 
-def publish_files(params: Params, manifests: Path) -> list[tuple[Path, str]]:
+def publish_files(params: Params, layout: Layout) -> list[tuple[Path, str]]:
     """(local file, key below the prefix) of everything a registry reads."""
-    files = [(manifests / "index.json", "index.json"), (manifests / "index.parquet", "index.parquet")]
+    files = [(path, path.relative_to(layout.manifests).as_posix()) for path in (layout.index_json,
+                                                                                 layout.index_parquet)]
     files += [(path, f"schema/{path.name}") for path in sorted(SCHEMA_DIR.glob("*.json"))]
-    for manifest in released_manifests(params, manifests):
+    for manifest in released_manifests(params, layout):
         for path in (manifest, signature_path(manifest), pins_path(manifest)):
             if path.is_file():
-                files.append((path, path.relative_to(manifests).as_posix()))
+                files.append((path, path.relative_to(layout.manifests).as_posix()))
     missing = [str(path) for path, _ in files if not path.is_file()]
     if missing:
         raise ModelprepError(missing[0], "missing: run `make release` (or `modelprep index`) first")
@@ -48,7 +53,7 @@ def _client():
     return boto3.client("s3", endpoint_url=os.environ.get("MODELPREP_S3_ENDPOINT") or None)
 
 
-def publish(params: Params, manifests: Path) -> tuple[int, int]:
+def publish(params: Params, layout: Layout) -> tuple[int, int]:
     """Upload what changed; (uploaded, unchanged) counts."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -58,7 +63,7 @@ def publish(params: Params, manifests: Path) -> tuple[int, int]:
     prefix = os.environ.get("MODELPREP_S3_PREFIX", "modelprep/")
     client = _client()
     uploaded = unchanged = 0
-    for path, name in publish_files(params, manifests):
+    for path, name in publish_files(params, layout):
         key, data = prefix + name, path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
         where = f"s3://{bucket}/{key}"

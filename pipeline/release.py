@@ -12,20 +12,32 @@ the same record (and the same CIDs), and `git diff manifests/` shows exactly wha
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import ModelprepError
+from pipeline.evaluate import EvaluationSpec, PerformanceSpec, read_performance
 from pipeline.fileio import read_json, sha256_file, write_json
-from pipeline.formats import format_of
-from pipeline.gates import check_gate, gate_dict
+from pipeline.formats.base import Variant
+from pipeline.gates import check_gate, gate_dict, gate_of, read_gates
 from pipeline.hardware.gpus import fitting_gpus
-from pipeline.hardware.memory import measured_memory, memory_record
-from pipeline.hardware.runtimes import runtime_requirements
+from pipeline.hardware.memory import (
+    MemorySpec,
+    measured_memory,
+    memory_record,
+    read_memory_spec,
+)
+from pipeline.kinds import KINDS
+from pipeline.layout import Layout
+from pipeline.manifest.deployment import DeploymentSpec
 from pipeline.manifest.describe import architecture, file_role
+from pipeline.manifest.document import CONTENT, MEASURED, PROBES
 from pipeline.manifest.schema import check_manifest
-from pipeline.package import CONTENT, MEASURED, PROBES, package_content, package_files
-from pipeline.params import Params
+from pipeline.package import package_content
 from pipeline.progress import log
+from pipeline.settings import Reader, SettingsFile
+from pipeline.sources import ModelSpec, pick_model, read_models
 from pipeline.toolchain import tool_versions
 
 # 2: one record shape for every format; files lists every file a node downloads.
@@ -37,80 +49,119 @@ RECORD_VERSION = 6
 STAGE = "release"
 
 
-def identity(params: Params, model: str, variant: str, record: dict) -> dict:
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """params.yaml `release`: who the manifests name as builder, and the version they give each variant."""
+
+    builder: str
+    version: str
+
+
+def read_release_spec(r: Reader, data: Any, where: str) -> ReleaseSpec:
+    spec = r.section(data, where, ReleaseSpec)
+    spec = ReleaseSpec(builder=spec.builder.strip(), version=spec.version.strip())
+    if not spec.builder or not spec.version:
+        raise r.error(f"'{where}.builder' and '{where}.version' must name who builds the release and its version")
+    return spec
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """Everything of params.yaml one variant's release reads."""
+
+    model: ModelSpec
+    gate: Any
+    deployment: DeploymentSpec
+    release: ReleaseSpec
+    memory: MemorySpec
+    evaluation: EvaluationSpec
+    performance: PerformanceSpec
+
+    @classmethod
+    def read(cls, settings: SettingsFile, model: str, variant: str) -> ReleaseSettings:
+        evaluation = settings.read("evaluation", EvaluationSpec)
+        return cls(pick_model(settings.read("models", read_models), model, settings.path),
+                   gate_of(settings.read("gates", read_gates), variant), settings.read("deployment", DeploymentSpec),
+                   settings.read("release", read_release_spec), settings.read("memory", read_memory_spec),
+                   evaluation, read_performance(settings, evaluation))
+
+
+def identity(s: ReleaseSettings, record: dict) -> dict:
     """Who and what: the variant's name, family, version and license, the model it was made from, its builder."""
     origin = record["source"]["origin"]
     same_precision = record["quantization"]["precision"] == "float32"
     return {"base_model": {"id": origin["id"], "relation": "converted" if same_precision else "quantized",
                            "revision": origin.get("revision") or origin.get("package_version")},
-            "built_by": params.release.builder, "family": record["architecture"]["model_type"],
-            "license": params.model(model).license, "name": f"{model}-{variant}",
-            "tool": f"modelprep {record['tools']['modelprep']}", "version": params.release.version}
+            "built_by": s.release.builder, "family": record["architecture"]["model_type"],
+            "license": s.model.license, "name": f"{record['model']}-{record['variant']}",
+            "tool": f"modelprep {record['tools']['modelprep']}", "version": s.release.version}
 
 
-def hardware(params: Params, record: dict, weights: int, disk: int, config: Path) -> dict:
+def hardware(variant: Variant, s: ReleaseSettings, record: dict, weights: int, disk: int, config: Path) -> dict:
     """What the variant asks of a machine: runtimes, memory per serving profile, and the GPUs that fit each."""
-    runtimes = runtime_requirements(record)
-    memory = memory_record(record["format"], record["kind"], record["architecture"], weights, disk, params.memory,
+    runtimes = variant.format.requirements(record)
+    memory = memory_record(variant.format.memory, record["kind"], record["architecture"], weights, disk, s.memory,
                            config)
     return {"gpu_fit": [{"context": p["context"], "gpus": fitting_gpus(p["vram_bytes"], runtimes),
                          "parallel": p["parallel"]} for p in memory["profiles"]],
             "memory": memory, "runtimes": runtimes}
 
 
-def measured(params: Params, record: dict, weights: int, performance_path: Path) -> dict:
+def measured(variant: Variant, s: ReleaseSettings, record: dict, weights: int, performance_path: Path) -> dict:
     """Speed and memory on the build device, with the memory estimate for the same workload beside it."""
     performance = read_json(performance_path)
     figures = {k: v for k, v in performance.items() if k not in ("runtime", "threads", "repeats")}
     return {"device": performance["runtime"]["device"], "memory": measured_memory(
-                record["format"], record["kind"], record["architecture"], weights, performance, params.evaluation,
-                params.performance, performance_path),
+                variant.format.memory, record["kind"], record["architecture"], weights, performance, s.evaluation,
+                s.performance, performance_path),
             "performance": figures, "repeats": performance["repeats"], "runtime": performance["runtime"]["runtime"],
             "threads": performance["threads"]}
 
 
-def release_variant(params: Params, model: str, variant: str, artifact: Path, metrics_path: Path, run_path: Path,
-                    source_record: Path, config: Path, performance_path: Path, probes_path: Path, out: Path,
-                    car: Path) -> None:
-    metrics, run, source = read_json(metrics_path), read_json(run_path), read_json(source_record)
-    kind = source["kind"]
-    gate = params.gate(variant)
-    checks = check_gate(variant, kind, gate, metrics["accuracy"])
+def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: Layout) -> None:
+    metrics_path, out = layout.metrics(model, variant.name), layout.manifest(model, variant.name)
+    metrics, run = read_json(metrics_path), read_json(layout.evaluation(model, variant.name))
+    source = read_json(layout.source_record(model))
+    kind = KINDS[source["kind"]]
+    checks = check_gate(variant.name, kind, s.gate, metrics["accuracy"])
     for check in checks:
-        log(STAGE, f"{model} {variant}: {check.describe()}")
+        log(STAGE, f"{model} {variant.name}: {check.describe()}")
     failed = [c for c in checks if not c.passed]
     if failed:
-        raise ModelprepError(metrics_path, f"{model} {variant} is not released: "
+        raise ModelprepError(metrics_path, f"{model} {variant.name} is not released: "
                                             + "; ".join(c.describe() for c in failed))
-    fmt = format_of(params, variant)
-    root = Path.cwd().resolve()
-    files = package_files(artifact, fmt.files(artifact))
+    fmt, artifact = variant.format, layout.artifact(model, variant.name)
+    root = layout.root.resolve()
+    files = fmt.files(artifact)
+    config = layout.hf(model) / "config.json"
     record = {
-        "accuracy": {**metrics["accuracy"], "gate": gate_dict(gate, kind), "passed": True},
+        "accuracy": {**metrics["accuracy"], "gate": gate_dict(s.gate, kind), "passed": True},
         "architecture": architecture(read_json(config)),
         "artifact": artifact.resolve().relative_to(root).as_posix(),
-        "deployment": dataclasses.asdict(params.deployment),
+        "deployment": dataclasses.asdict(s.deployment),
         "device": run["device"],
         "evaluation": run["evaluation"],
         "files": [{"media_type": media_type, "path": name, "role": role, "sha256": sha256_file(path),
                    "size": path.stat().st_size}
-                  for name, path in files.items() for role, media_type in [file_role(name)]],
+                  for name, path in files.items() for role, media_type in [file_role(name, fmt)]],
         "format": fmt.name,
-        **fmt.record(params, variant, artifact),
-        "kind": kind,
+        fmt.name: fmt.describe(artifact),
+        "quantization": fmt.quantization(variant),
+        "kind": kind.name,
         "model": model,
         "record_version": RECORD_VERSION,
         "source": source,
         "tools": tool_versions(),
-        "variant": variant,
+        "variant": variant.name,
     }
     weights = metrics["size"]["bytes"]
     disk = sum(entry["size"] for entry in record["files"])
-    record.update(identity=identity(params, model, variant, record), **hardware(params, record, weights, disk, config))
+    record.update(identity=identity(s, record), **hardware(variant, s, record, weights, disk, config))
+    car = layout.car(model, variant.name)
     content = package_content(files, record, car, root)
-    manifest = {**record, CONTENT: content, PROBES: read_json(probes_path),
-                MEASURED: measured(params, record, weights, performance_path)}
+    manifest = {**record, CONTENT: content, PROBES: read_json(layout.probes(model, variant.name)),
+                MEASURED: measured(variant, s, record, weights, layout.performance(model, variant.name))}
     check_manifest(manifest, out)
     write_json(out, manifest)
-    log(STAGE, f"{model} {variant}: released, record {out}; package {content['package']['cid_v1']} written to "
+    log(STAGE, f"{model} {variant.name}: released, record {out}; package {content['package']['cid_v1']} written to "
                f"{car} ({content['car']['blocks']} blocks); not pinned to any network")

@@ -14,9 +14,12 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from pipeline.fileio import read_json, write_text
+from pipeline import formats
+from pipeline.fileio import write_text
+from pipeline.kinds import ModelKind
+from pipeline.manifest.document import Manifest
 from pipeline.progress import MIB, human_bytes
 
 MISSING = "—"
@@ -31,8 +34,6 @@ section { margin-bottom: 3em; }
 svg { font-size: 12px; }
 svg .grid { stroke: #e4e4e4; }
 svg .axis { stroke: #444; }
-svg .gguf { fill: #1f77b4; }
-svg .onnx { fill: #d62728; }
 """
 
 # Chart geometry, in SVG user units: the plot area, and room around it for ticks, labels and names.
@@ -42,26 +43,31 @@ LEFT, RIGHT, TOP, BOTTOM = 80, 130, 20, 50
 
 def write_html_report(paths: list[Path], out: Path) -> None:
     """The page of the release manifests at `paths`, sorted by model, format and variant."""
-    manifests = sorted((read_json(path) for path in paths), key=lambda m: (m["model"], m["format"], m["variant"]))
+    manifests = sorted((Manifest.load(path) for path in paths), key=lambda m: (m.model, m.format, m.variant))
     write_text(out, render_report(manifests))
 
 
-def render_report(manifests: list[dict[str, Any]]) -> str:
-    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _style() -> str:
+    """The page's CSS: the shared rules, then each format's colour for its chart points."""
+    return STYLE + "".join(f"svg .{f.name} {{ fill: {f.colour}; }}\n" for f in formats.formats())
+
+
+def render_report(manifests: list[Manifest]) -> str:
+    by_model: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in manifests:
-        by_model[manifest["model"]].append(manifest)
+        by_model[manifest.model].append(manifest)
     sections = [model_section(model, variants) for model, variants in sorted(by_model.items())]
     summary = f"{len(manifests)} released variants of {len(by_model)} models." if manifests else "No released variants."
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>modelprep release report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+            f"<title>modelprep release report</title>\n<style>{_style()}</style>\n</head>\n<body>\n"
             f"<h1>modelprep release report</h1>\n<p>{summary} Accuracy is measured against the model's fp32 "
             "reference; speed and peak memory on the build device.</p>\n"
             + "".join(sections) + "</body>\n</html>\n")
 
 
-def model_section(model: str, manifests: list[dict[str, Any]]) -> str:
-    kind = manifests[0]["kind"]
-    return (f'<section data-model="{_esc(model)}">\n<h2>{_esc(model)} <small>({_esc(kind)})</small></h2>\n'
+def model_section(model: str, manifests: list[Manifest]) -> str:
+    kind = manifests[0].kind
+    return (f'<section data-model="{_esc(model)}">\n<h2>{_esc(model)} <small>({_esc(kind.name)})</small></h2>\n'
             f"<h3>Variants</h3>\n{variants_table(kind, manifests)}"
             f"<h3>Memory per serving profile</h3>\n{memory_table(manifests)}"
             f"<h3>Size against accuracy</h3>\n{size_accuracy_chart(model, kind, manifests)}</section>\n")
@@ -69,49 +75,27 @@ def model_section(model: str, manifests: list[dict[str, Any]]) -> str:
 
 # --- the variants table ---------------------------------------------------------------------------
 
-def variants_table(kind: str, manifests: list[dict[str, Any]]) -> str:
-    accuracy_headers = (["mean KLD", "same top-1", "perplexity change"] if kind == "decoder"
-                        else ["mean cosine", "min cosine"])
-    headers = ["variant", "format", "size", *accuracy_headers, "latency", "throughput", "device"]
-    rows = [[m["format"], size_text(m), *accuracy_cells(kind, m["accuracy"]), *performance_cells(m)]
+def variants_table(kind: ModelKind, manifests: list[Manifest]) -> str:
+    headers = ["variant", "format", "size", *kind.accuracy_headers, "latency", "throughput", "device"]
+    rows = [[m.format, f"{m.size_bytes / MIB:.2f} MiB", *kind.accuracy_cells(m.accuracy), *performance_cells(m)]
             for m in manifests]
     return _table("variants", [_header_row(headers)], manifests, rows)
 
 
-def size_bytes(manifest: dict[str, Any]) -> int:
-    """What a node downloads: the package's files (as manifests/index.json counts them)."""
-    return sum(f["size"] for f in manifest["files"])
-
-
-def size_text(manifest: dict[str, Any]) -> str:
-    return f"{size_bytes(manifest) / MIB:.2f} MiB"
-
-
-def accuracy_cells(kind: str, accuracy: dict[str, Any]) -> list[str]:
-    if kind == "decoder":
-        return [f"{accuracy['mean_kld']:.3g}", f"{100 * accuracy['same_top1']:.1f}%",
-                f"{accuracy['delta_ppl_pct']:+.2f}%"]
-    return [f"{accuracy['mean_cosine']:.5f}", f"{accuracy['min_cosine']:.5f}"]
-
-
-def performance_cells(manifest: dict[str, Any]) -> list[str]:
+def performance_cells(manifest: Manifest) -> list[str]:
     """Latency, throughput and device, from record version 6's measured block."""
-    measured = manifest.get("measured")
+    measured = manifest.measured
     if not measured:
         return [MISSING] * 3
-    figures = measured["performance"]
-    if "decode_tokens_per_s" in figures:
-        latency, rate = f"{figures['first_token_ms']:.2f} ms first token", f"{figures['decode_tokens_per_s']:.0f} tok/s"
-    else:
-        latency, rate = f"{figures['sentence_ms']:.2f} ms per sentence", f"{figures['sentences_per_s']:.0f} sent/s"
+    rate, latency = manifest.kind.speed(measured["performance"])
     return [latency, rate, measured["device"]]
 
 
 # --- the memory table -----------------------------------------------------------------------------
 
-def memory_table(manifests: list[dict[str, Any]]) -> str:
+def memory_table(manifests: list[Manifest]) -> str:
     """RAM and VRAM estimates per (context, parallel) profile, then what was measured on the build device."""
-    profiles = sorted({(p["context"], p["parallel"]) for m in manifests for p in _profiles(m)})
+    profiles = sorted({(p.context, p.parallel) for m in manifests for p in m.profiles})
     rows = [[*_profile_cells(m, profiles), *_measured_memory_cells(m)] for m in manifests]
     return _table("memory", _memory_header(profiles), manifests, rows)
 
@@ -126,22 +110,18 @@ def _memory_header(profiles: list[tuple[int, int]]) -> list[str]:
     return [f"<tr>{top}</tr>\n", *second]
 
 
-def _profiles(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    return manifest.get("memory", {}).get("profiles", [])
-
-
-def _profile_cells(manifest: dict[str, Any], profiles: list[tuple[int, int]]) -> list[str]:
-    estimates = {(p["context"], p["parallel"]): p for p in _profiles(manifest)}
+def _profile_cells(manifest: Manifest, profiles: list[tuple[int, int]]) -> list[str]:
+    estimates = {(p.context, p.parallel): p for p in manifest.profiles}
     cells = []
     for key in profiles:
         estimate = estimates.get(key)
-        cells += ([human_bytes(estimate["ram_bytes"]), human_bytes(estimate["vram_bytes"])] if estimate
+        cells += ([human_bytes(estimate.ram_bytes), human_bytes(estimate.vram_bytes)] if estimate
                   else [MISSING, MISSING])
     return cells
 
 
-def _measured_memory_cells(manifest: dict[str, Any]) -> list[str]:
-    measured = manifest.get("measured")
+def _measured_memory_cells(manifest: Manifest) -> list[str]:
+    measured = manifest.measured
     if not measured:
         return [MISSING, MISSING]
     check = measured["memory"]
@@ -153,9 +133,9 @@ def _measured_memory_cells(manifest: dict[str, Any]) -> list[str]:
 
 # --- table markup ---------------------------------------------------------------------------------
 
-def _table(name: str, header_rows: list[str], manifests: list[dict[str, Any]], rows: list[list[str]]) -> str:
+def _table(name: str, header_rows: list[str], manifests: list[Manifest], rows: list[list[str]]) -> str:
     """A table whose body has one row per variant, its first cell the variant's name."""
-    body = "".join(f'<tr data-variant="{_esc(m["variant"])}"><td>{_esc(m["variant"])}</td>'
+    body = "".join(f'<tr data-variant="{_esc(m.variant)}"><td>{_esc(m.variant)}</td>'
                    + "".join(f"<td>{_esc(cell)}</td>" for cell in cells) + "</tr>\n"
                    for m, cells in zip(manifests, rows, strict=True))
     return f'<table class="{name}">\n<thead>\n{"".join(header_rows)}</thead>\n<tbody>\n{body}</tbody>\n</table>\n'
@@ -173,50 +153,43 @@ def _esc(text: object) -> str:
 # --- the size-accuracy chart ----------------------------------------------------------------------
 
 class YAxis(NamedTuple):
-    """The accuracy axis of a chart: its ticks (value, label), value-to-pixel map, title and how values read."""
+    """The accuracy axis of a chart: its ticks (value, label) and value-to-pixel map."""
 
     ticks: list[tuple[float, str]]
     of: Callable[[float], float]
-    title: str
-    metric: str
-    value_text: Callable[[float], str]
 
 
-def size_accuracy_chart(model: str, kind: str, manifests: list[dict[str, Any]]) -> str:
-    """Inline SVG scatter: size in MiB against mean KLD (log scale) or mean cosine, one named point per variant."""
-    sizes = [size_bytes(m) / MIB for m in manifests]
+def size_accuracy_chart(model: str, kind: ModelKind, manifests: list[Manifest]) -> str:
+    """Inline SVG scatter: size in MiB against the kind's accuracy figure (mean KLD on a log scale, mean
+    cosine on a linear one), one named point per variant."""
+    sizes = [m.size_bytes / MIB for m in manifests]
     x_ticks = linear_ticks(0.0, max(sizes))
     x_of = _scale(x_ticks[0], x_ticks[-1], LEFT, WIDTH - RIGHT)
-    if kind == "decoder":
-        values = [m["accuracy"]["mean_kld"] for m in manifests]
-        y = _kld_axis(values)
-    else:
-        values = [m["accuracy"]["mean_cosine"] for m in manifests]
-        y = _cosine_axis(values)
-    parts = [_x_axis(x_ticks, x_of), _y_axis(y), _legend()]
+    values = [kind.chart_value(m.accuracy) for m in manifests]
+    y = _log_axis(values) if kind.chart_log_scale else _linear_axis(values)
+    parts = [_x_axis(x_ticks, x_of), _y_axis(y, kind.chart_title), _legend()]
     for manifest, size, value in zip(manifests, sizes, values, strict=True):
-        parts.append(_point(manifest, x_of(size), y.of(value), f"{size:.2f} MiB, {y.metric} {y.value_text(value)}"))
+        parts.append(_point(manifest, x_of(size), y.of(value),
+                            f"{size:.2f} MiB, {kind.chart_metric} {kind.chart_value_text(value)}"))
     return (f'<svg class="chart" data-model="{_esc(model)}" width="{WIDTH}" height="{HEIGHT}" '
-            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{_esc(model)}: size against {y.metric}">\n'
-            + "".join(parts) + "</svg>\n")
+            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{_esc(model)}: size against '
+            f'{kind.chart_metric}">\n' + "".join(parts) + "</svg>\n")
 
 
-def _kld_axis(values: list[float]) -> YAxis:
+def _log_axis(values: list[float]) -> YAxis:
     exponents = log_decades(values)
     log_y = _scale(exponents[0], exponents[-1], HEIGHT - BOTTOM, TOP)
 
     def y_of(value: float) -> float:
-        # A KLD of exactly 0 has no logarithm: it sits on the bottom axis.
+        # A value of exactly 0 (a KLD) has no logarithm: it sits on the bottom axis.
         return log_y(math.log10(value)) if value > 0 else HEIGHT - BOTTOM
 
-    return YAxis([(10.0**e, f"1e{e}") for e in exponents], y_of, "mean KL divergence (log scale, lower is better)",
-                 "mean KLD", "{:.3g}".format)
+    return YAxis([(10.0**e, f"1e{e}") for e in exponents], y_of)
 
 
-def _cosine_axis(values: list[float]) -> YAxis:
+def _linear_axis(values: list[float]) -> YAxis:
     ticks = linear_ticks(min(values), max(values))
-    return YAxis([(t, _tick_text(t, ticks)) for t in ticks], _scale(ticks[0], ticks[-1], HEIGHT - BOTTOM, TOP),
-                 "mean cosine (higher is better)", "mean cosine", "{:.5f}".format)
+    return YAxis([(t, _tick_text(t, ticks)) for t in ticks], _scale(ticks[0], ticks[-1], HEIGHT - BOTTOM, TOP))
 
 
 def linear_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -263,27 +236,27 @@ def _x_axis(ticks: list[float], x_of: Callable[[float], float]) -> str:
     return "".join(lines)
 
 
-def _y_axis(axis: YAxis) -> str:
+def _y_axis(axis: YAxis, title: str) -> str:
     lines = [f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"/>\n']
     for value, text in axis.ticks:
         y = round(axis.of(value), 1)
         lines.append(f'<line class="grid" x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}"/>'
                      f'<text x="{LEFT - 6}" y="{y + 4}" text-anchor="end">{_esc(text)}</text>\n')
     middle = (TOP + HEIGHT - BOTTOM) / 2
-    lines.append(f'<text transform="translate(16 {middle}) rotate(-90)" text-anchor="middle">{_esc(axis.title)}</text>\n')
+    lines.append(f'<text transform="translate(16 {middle}) rotate(-90)" text-anchor="middle">{_esc(title)}</text>\n')
     return "".join(lines)
 
 
 def _legend() -> str:
     x = WIDTH - RIGHT + 20
-    return "".join(f'<rect class="{fmt}" x="{x}" y="{TOP + 18 * i}" width="10" height="10"/>'
-                   f'<text x="{x + 16}" y="{TOP + 18 * i + 10}">{fmt}</text>\n'
-                   for i, fmt in enumerate(("gguf", "onnx")))
+    return "".join(f'<rect class="{fmt.name}" x="{x}" y="{TOP + 18 * i}" width="10" height="10"/>'
+                   f'<text x="{x + 16}" y="{TOP + 18 * i + 10}">{fmt.name}</text>\n'
+                   for i, fmt in enumerate(formats.formats()))
 
 
-def _point(manifest: dict[str, Any], x: float, y: float, figures: str) -> str:
-    variant = _esc(manifest["variant"])
+def _point(manifest: Manifest, x: float, y: float, figures: str) -> str:
+    variant = _esc(manifest.variant)
     x, y = round(x, 1), round(y, 1)
-    return (f'<g class="point" data-variant="{variant}"><circle class="{_esc(manifest["format"])}" cx="{x}" cy="{y}" '
+    return (f'<g class="point" data-variant="{variant}"><circle class="{_esc(manifest.format)}" cx="{x}" cy="{y}" '
             f'r="5"><title>{variant}: {_esc(figures)}</title></circle>'
             f'<text x="{x + 8}" y="{y - 6}">{variant}</text></g>\n')

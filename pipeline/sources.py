@@ -15,13 +15,15 @@ import importlib.metadata
 import importlib.util
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, copy_with_record, tree_files, write_json
-from pipeline.params import ModelSpec
+from pipeline.kinds import KINDS
 from pipeline.progress import ByteProgress, log
+from pipeline.settings import Reader
 
 STAGE = "import_model"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -30,6 +32,47 @@ PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json")
 # Files a model folder carries that conversion and validation never read.
 _SKIPPED = (".gitattributes", "README.md")
+MODEL_KINDS = tuple(KINDS)
+# An SPDX license expression: ids (letters, digits, '.', '-', '+', LicenseRef-...) joined by AND/OR/WITH.
+SPDX_EXPRESSION = re.compile(r"^\(?[A-Za-z0-9.+-]+\)?( (AND|OR|WITH) \(?[A-Za-z0-9.+-]+\)?)*$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of params.yaml `models`."""
+
+    name: str
+    source: str
+    revision: str | None = None
+    kind: str | None = None  # inferred from the config when absent
+    allow_pickle: bool = False
+    license: str = "NOASSERTION"  # SPDX expression; NOASSERTION (SPDX's word) when params.yaml states none
+
+
+def read_models(r: Reader, data: Any, where: str) -> dict[str, ModelSpec]:
+    data = r.mapping(data, where)
+    if not data:
+        raise r.error(f"'{where}' lists no model")
+    return {name: _model(r, name, entry, f"{where}.{name}") for name, entry in data.items()}
+
+
+def _model(r: Reader, name: str, entry: Any, where: str) -> ModelSpec:
+    entry = r.mapping(entry, where)
+    r.no_extra(entry, {"source", "revision", "kind", "allow_pickle", "license"}, where)
+    kind = r.get(entry, "kind", str, where, None)
+    if kind is not None and kind not in MODEL_KINDS:
+        raise r.error(f"'{where}.kind' is {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+    license = r.get(entry, "license", str, where, "NOASSERTION")
+    if not SPDX_EXPRESSION.match(license):
+        raise r.error(f"'{where}.license' must be an SPDX license expression such as Apache-2.0, got {license!r}")
+    return ModelSpec(name=name, source=r.get(entry, "source", str, where), revision=r.get(entry, "revision", str, where,
+                     None), kind=kind, allow_pickle=r.get(entry, "allow_pickle", bool, where, False), license=license)
+
+
+def pick_model(models: dict[str, ModelSpec], name: str, where: str | Path) -> ModelSpec:
+    if name not in models:
+        raise ModelprepError(where, f"no model named {name!r} under 'models' (known: {', '.join(models)})")
+    return models[name]
 
 
 def resolve(spec: ModelSpec, root: Path) -> tuple[Path, dict[str, Any]]:

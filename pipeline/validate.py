@@ -1,52 +1,25 @@
-"""Validation stages: measure the reference once per model, then score each variant against it."""
+"""The evaluate stage: score one variant in its format's runtime against the model's stored reference."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
-from pipeline.device import resolve_device
-from pipeline.evaluate import Reference, decoder_windows, reference_outputs, score, write_reference
-from pipeline.fileio import read_json, write_json
-from pipeline.formats import format_of
-from pipeline.params import EvaluationSpec, Params
+from pipeline.evaluate import EvaluationSpec, PerformanceSpec, Reference, score
+from pipeline.fileio import write_json
+from pipeline.formats.base import Variant
+from pipeline.layout import Layout
 from pipeline.performance import measure_in_child
-from pipeline.probes.build import build_probes
+from pipeline.probes.build import ProbeSpec, build_probes
 from pipeline.progress import log
-from pipeline.runtimes.torch_hf import TorchReference, torch_cuda_build
 
 
-def build_reference(model: str, hf_dir: Path, source_record: Path, corpus_dir: Path, spec: EvaluationSpec,
-                    out_dir: Path) -> None:
-    stage = f"reference {model}"
-    kind = read_json(source_record)["kind"]
-    texts = read_texts(corpus_dir, EVAL_FILE)
-    if kind == "decoder":
-        inputs = decoder_windows(hf_dir, texts, spec.window, spec.min_tokens)
-    else:
-        inputs = sentences(texts, spec.sentences)
-    device = resolve_device(spec.device, "PyTorch", torch_cuda_build())
-    runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens)
-    outputs = reference_outputs(runtime, kind, inputs, stage)
-    record = {
-        "corpus": {"file": (corpus_dir / EVAL_FILE).as_posix(), "sha256": corpus_sha256(corpus_dir, EVAL_FILE)},
-        "parameters": runtime.parameters(),
-        "runtime": runtime.info(),
-    }
-    runtime.close()
-    write_reference(out_dir, kind, inputs, outputs, record)
-    log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}")
-
-
-def validate_variant(params: Params, model: str, variant: str, artifact: Path, reference_dir: Path,
-                     metrics_out: Path, run_out: Path, performance_out: Path, probes_out: Path) -> None:
+def validate_variant(variant: Variant, model: str, evaluation: EvaluationSpec, performance: PerformanceSpec,
+                     probe_spec: ProbeSpec, layout: Layout) -> None:
     """Score the variant in its format's runtime; write its figures (numbers only, for `dvc metrics`),
     how they were measured, its verification probes, and its speed and memory on this device (a record
     of its own)."""
-    stage = f"evaluate {model} {variant}"
-    fmt, spec = format_of(params, variant), params.evaluation
+    stage = f"evaluate {model} {variant.name}"
+    fmt, artifact, reference_dir = variant.format, layout.artifact(model, variant.name), layout.reference(model)
     reference = Reference.load(reference_dir)
-    runtime = fmt.open(artifact, reference.kind, spec)
+    runtime = fmt.open(artifact, reference.kind, evaluation)
     accuracy = score(runtime, reference, stage)
     run = {
         "device": {"candidate": runtime.info(), "reference": reference.record["runtime"]},
@@ -56,13 +29,13 @@ def validate_variant(params: Params, model: str, variant: str, artifact: Path, r
             "window": int(reference.inputs.shape[1]) if reference.kind == "decoder" else None,
         },
     }
-    probes = build_probes(runtime, reference.kind, params.probes, spec.window)
+    probes = build_probes(runtime, reference.kind, probe_spec, evaluation.window)
     runtime.close()
-    performance = measure_in_child(fmt.name, artifact, reference_dir, spec, params.performance)
+    figures = measure_in_child(fmt.name, artifact, reference_dir, evaluation, performance)
     size = fmt.size(artifact, reference.record["parameters"])
-    write_json(run_out, run)
-    write_json(metrics_out, {"accuracy": accuracy, "size": size})
-    write_json(performance_out, performance)
-    write_json(probes_out, probes)
+    write_json(layout.evaluation(model, variant.name), run)
+    write_json(layout.metrics(model, variant.name), {"accuracy": accuracy, "size": size})
+    write_json(layout.performance(model, variant.name), figures)
+    write_json(layout.probes(model, variant.name), probes)
     log(stage, ", ".join(f"{k} {v}" for k, v in accuracy.items()))
-    log(stage, ", ".join(f"{k} {v}" for k, v in performance.items() if k != "runtime"))
+    log(stage, ", ".join(f"{k} {v}" for k, v in figures.items() if k != "runtime"))

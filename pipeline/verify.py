@@ -11,80 +11,69 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from pipeline.checks import Check
 from pipeline.errors import ModelprepError
-from pipeline.fileio import read_json, sha256_file
+from pipeline.fileio import sha256_file
 from pipeline.ipfs.car import verify_car
 from pipeline.ipfs.directory import add_stream
+from pipeline.manifest.document import CarFile, Manifest
 from pipeline.manifest.schema import validation_errors
 from pipeline.manifest.signing import check_signature
-from pipeline.package import V0, V1, package_dag
-from pipeline.params import Params
-from pipeline.pin.base import Release, artifact_files, load_release, split_manifest
+from pipeline.package import V0, V1, Release, artifact_files, package_dag
 from pipeline.pin.gateway import Gateway
 from pipeline.pin.pins_file import current_pins
-from pipeline.pin.targets import make_target
+from pipeline.pin.targets import PinSpec, make_target
 from pipeline.progress import log
 
 
-@dataclass(frozen=True)
-class Check:
-    item: str
-    passed: bool
-    detail: str
+def verify_manifest(manifest: Manifest) -> list[Check]:
+    return document_checks(manifest) + content_checks(manifest)
 
 
-def verify_manifest(manifest_path: Path) -> list[Check]:
-    return document_checks(manifest_path) + content_checks(manifest_path)
-
-
-def document_checks(manifest_path: Path) -> list[Check]:
+def document_checks(manifest: Manifest) -> list[Check]:
     """The manifest itself: its schema and its signature."""
-    record, _ = split_manifest(manifest_path)
-    problems = validation_errors(read_json(manifest_path))
+    problems = validation_errors(manifest.data)
     return [Check("schema", not problems, problems[0] if problems else
-                  f"valid against manifests/schema/{record['record_version']}.json"),
-            Check("signature", *check_signature(manifest_path))]
+                  f"valid against manifests/schema/{manifest.record_version}.json"),
+            Check("signature", *check_signature(manifest))]
 
 
-def content_checks(manifest_path: Path) -> list[Check]:
+def content_checks(manifest: Manifest) -> list[Check]:
     """The local build against the manifest: every file's sha256 and CIDs, the package CIDs and the CAR."""
-    record, content = split_manifest(manifest_path)
-    files = artifact_files(record, manifest_path)
+    files, content = artifact_files(manifest), manifest.content
     checks = []
-    for entry in record["files"]:
-        path = files[entry["path"]]
+    for entry in manifest.files:
+        path = files[entry.path]
         sha256, size = sha256_file(path), path.stat().st_size
-        ok = sha256 == entry["sha256"] and size == entry["size"]
-        detail = "sha256 and size match" if ok else f"sha256 {sha256} ({size} bytes), recorded {entry['sha256']}"
-        checks.append(Check(f"{entry['path']} ({path})", ok, detail))
+        ok = sha256 == entry.sha256 and size == entry.size
+        detail = "sha256 and size match" if ok else f"sha256 {sha256} ({size} bytes), recorded {entry.sha256}"
+        checks.append(Check(f"{entry.path} ({path})", ok, detail))
     for profile, key in ((V1, "cid_v1"), (V0, "cid_v0")):
-        root, nodes = package_dag(files, record, profile)
+        root, nodes = package_dag(files, manifest.record, profile)
         for name, node in sorted(nodes.items()):
-            recorded = content["files"][name][key]
+            recorded = content.files[name][key]
             checks.append(Check(f"{name} {key}", str(node.cid) == recorded,
                                 f"{node.cid}" + ("" if str(node.cid) == recorded else f", recorded {recorded}")))
-        recorded = content["package"][key]
+        recorded = getattr(content, key)
         checks.append(Check(f"package {key}", str(root.cid) == recorded,
                             f"{root.cid}" + ("" if str(root.cid) == recorded else f", recorded {recorded}")))
-    checks.append(_check_car(content["car"], content["package"]["cid_v1"]))
+    checks.append(_check_car(content.car, content.cid_v1))
     return checks
 
 
-def _check_car(car: dict[str, Any], package_cid: str) -> Check:
-    path = Path(car["path"])
-    if not path.is_file():
-        return Check(car["path"], False, "CAR file missing here")
-    if sha256_file(path) != car["sha256"]:
-        return Check(car["path"], False, "CAR file's sha256 differs from the recorded one")
+def _check_car(car: CarFile, package_cid: str) -> Check:
+    item = car.path.as_posix()
+    if not car.path.is_file():
+        return Check(item, False, "CAR file missing here")
+    if sha256_file(car.path) != car.sha256:
+        return Check(item, False, "CAR file's sha256 differs from the recorded one")
     try:
-        root, blocks = verify_car(path)
+        root, blocks = verify_car(car.path)
     except ModelprepError as err:
-        return Check(car["path"], False, str(err))
-    return Check(car["path"], str(root) == package_cid, f"{blocks} blocks re-hashed, root {root}")
+        return Check(item, False, str(err))
+    return Check(item, str(root) == package_cid, f"{blocks} blocks re-hashed, root {root}")
 
 
 class _ChunkReader(io.RawIOBase):
@@ -123,22 +112,22 @@ def _check_remote(release: Release, source: str, open_file: Callable[[str], Iter
     return checks
 
 
-def verify_remote(params: Params, manifest_path: Path, target: str | None = None, gateway: str | None = None,
+def verify_remote(spec: PinSpec, manifest: Manifest, target: str | None = None, gateway: str | None = None,
                   secret_file: Path | None = None) -> list[Check]:
     """Every package file read back from a gateway, or from each target the package is recorded pinned at."""
-    release = load_release(manifest_path, need_local_files=False)
+    release = Release.of(manifest, need_local_files=False)
     if gateway:
-        reader = Gateway(gateway, params.pin.retry)
+        reader = Gateway(gateway, spec.retry)
         log("verify", f"{release.label}: reading {release.cid_v1} back from {gateway}")
         return _check_remote(release, gateway, lambda name: reader.open_file(release.cid_v1, name))
     pins = [p for p in current_pins(release) if target in (None, p.target)]
     if not pins:
-        raise ModelprepError(manifest_path, f"{release.label} {release.cid_v1} has no recorded pin"
+        raise ModelprepError(manifest.path, f"{release.label} {release.cid_v1} has no recorded pin"
                                             f"{' at ' + target if target else ''} (manifests/…/*.pins.json); "
                                             "pin it first, or name an IPFS gateway with --gateway URL")
     checks = []
     for pin in pins:
-        source = make_target(pin.target, params.pin, secret_file, pin.endpoint)
+        source = make_target(pin.target, spec, secret_file, pin.endpoint)
         log("verify", f"{release.label}: reading {pin.cid} back from {pin.target} {pin.endpoint}")
         checks += _check_remote(release, f"{pin.target} {pin.endpoint}",
                                 lambda name, source=source, pin=pin: source.open_file(pin, release, name))

@@ -1,14 +1,7 @@
-"""DVC stage: held-out evaluation text and training text, as Parquet."""
+"""DVC stage: held-out evaluation text and training text, as Parquet (params: corpus)."""
 
-import argparse
-import sys
-from pathlib import Path
+from pipeline.corpus import CorpusSpec, build_corpus
+from pipeline.stage import run_stage
 
-from pipeline.cli import run_guarded
-from pipeline.corpus import build_corpus
-from pipeline.params import load_params
-
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--out", type=Path, required=True, help="output folder")
-args = parser.parse_args()
-sys.exit(run_guarded(lambda: build_corpus(args.out, load_params().corpus.eval_every)))
+run_stage(__doc__, (), lambda settings, layout: build_corpus(layout.corpus,
+                                                            settings.read("corpus", CorpusSpec).eval_every))

@@ -1,16 +1,12 @@
 """DVC stage: resolve a model's source (folder, package or hub id), check it and copy it into the build."""
 
-import argparse
-import sys
-from pathlib import Path
+from pipeline.sources import import_model, pick_model, read_models
+from pipeline.stage import run_stage
 
-from pipeline.cli import run_guarded
-from pipeline.params import load_params
-from pipeline.sources import import_model
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--model", required=True, help="model name under `models` in params.yaml")
-parser.add_argument("--out", type=Path, required=True, help="output Hugging Face folder")
-parser.add_argument("--record", type=Path, required=True, help="output source record (JSON)")
-args = parser.parse_args()
-sys.exit(run_guarded(lambda: import_model(load_params().model(args.model), Path.cwd(), args.out, args.record)))
+def run(settings, layout, model):
+    spec = pick_model(settings.read("models", read_models), model, settings.path)
+    import_model(spec, layout.root.resolve(), layout.hf(model), layout.source_record(model))
+
+
+run_stage(__doc__, ("model",), run)

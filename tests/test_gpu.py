@@ -17,55 +17,74 @@ from pathlib import Path
 import pytest
 
 from pipeline.device import cuda_available
+from pipeline.formats.gguf.runtime import gpu_offload_supported
+from pipeline.formats.onnx.runtime import cuda_provider_built
+from pipeline.layout import Layout
 from pipeline.params import load_params
-from pipeline.runtimes.llama_cpp import gpu_offload_supported
-from pipeline.runtimes.onnxruntime import cuda_provider_built
 
 pytestmark = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU; this machine has none")
 REPORT_ENV = "MODELPREP_GPU_REPORT"
 
 
-def build_cuda_reference(built, out):
+MODEL = "tiny-llama"
+
+
+def cuda_layout(built: Path, root: Path, variant: str) -> Layout:
+    """A scratch layout under `root` holding the built variant and what its reference is made from."""
+    ours, theirs = Layout(root), Layout(built)
+    for name in ("artifact", "hf", "source_record"):
+        args = (MODEL, variant) if name == "artifact" else (MODEL,)
+        target = getattr(ours, name)(*args)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(getattr(theirs, name)(*args))
+    ours.corpus.parent.mkdir(parents=True, exist_ok=True)
+    ours.corpus.symlink_to(theirs.corpus)
+    return ours
+
+
+def build_cuda_reference(built: Path, root: Path) -> None:
     """The reference on CUDA in a process of its own, as the pipeline's reference stage runs it: llama.cpp's
     CUDA build crashed (segfault in model load) in a process where torch had initialised CUDA first
     (H100, torch 2.11 cu130, llama.cpp 0c1e57098; see the README's Devices section)."""
     code = ("import dataclasses, sys; from pathlib import Path; from pipeline.params import load_params; "
-            "from pipeline.validate import build_reference; built = Path(sys.argv[1]); m = built / 'build/tiny-llama'; "
-            "spec = dataclasses.replace(load_params(built / 'params.yaml').evaluation, device='cuda'); "
-            "build_reference('tiny-llama', m / 'hf', m / 'source.json', built / 'build/corpus', spec, Path(sys.argv[2]))")
-    subprocess.run([sys.executable, "-c", code, str(built), str(out)], check=True)
+            "from pipeline.layout import Layout; from pipeline.reference import build_reference; "
+            "spec = dataclasses.replace(load_params(Path(sys.argv[1]) / 'params.yaml').evaluation, device='cuda'); "
+            f"build_reference({MODEL!r}, spec, Layout(Path(sys.argv[2])))")
+    subprocess.run([sys.executable, "-c", code, str(built), str(root)], check=True)
 
 
-def validate_on_cuda(built, tmp_path, variant, artifact):
+def validate_on_cuda(built: Path, tmp_path: Path, variant: str):
     from pipeline.validate import validate_variant
 
+    layout = cuda_layout(built, tmp_path, variant)
     params = load_params(built / "params.yaml")
-    params = dataclasses.replace(params, evaluation=dataclasses.replace(params.evaluation, device="cuda"))
-    build_cuda_reference(built, tmp_path / "reference")
-    validate_variant(params, "tiny-llama", variant, artifact, tmp_path / "reference", tmp_path / "metrics.json",
-                     tmp_path / "run.json", tmp_path / "performance.json")
+    build_cuda_reference(built, tmp_path)
+    validate_variant(params.variant(variant), MODEL, dataclasses.replace(params.evaluation, device="cuda"),
+                     params.performance, params.probes, layout)
+    outputs = {"metrics": layout.metrics(MODEL, variant), "run": layout.evaluation(MODEL, variant),
+               "performance": layout.performance(MODEL, variant)}
     if report := os.environ.get(REPORT_ENV):
         Path(report).mkdir(parents=True, exist_ok=True)
-        for name in ("metrics", "run", "performance"):
-            shutil.copyfile(tmp_path / f"{name}.json", Path(report) / f"gpu-{variant}-{name}.json")
-    gpu = json.loads((tmp_path / "metrics.json").read_text())["accuracy"]
-    cpu = json.loads((built / f"metrics/tiny-llama/{variant}.json").read_text())["accuracy"]
-    run = json.loads((tmp_path / "run.json").read_text())
+        for name, path in outputs.items():
+            shutil.copyfile(path, Path(report) / f"gpu-{variant}-{name}.json")
+    gpu = json.loads(outputs["metrics"].read_text())["accuracy"]
+    cpu = json.loads(Layout(built).metrics(MODEL, variant).read_text())["accuracy"]
+    run = json.loads(outputs["run"].read_text())
     assert run["device"]["candidate"]["device"].startswith("cuda:")
     assert gpu["mean_kld"] == pytest.approx(cpu["mean_kld"], abs=5e-4)
     assert gpu["same_top1"] == pytest.approx(cpu["same_top1"], abs=0.02)
-    return run, json.loads((tmp_path / "performance.json").read_text())
+    return run, json.loads(outputs["performance"].read_text())
 
 
 @pytest.mark.skipif(cuda_available() and not gpu_offload_supported(),
                     reason="llama-cpp-python was built without CUDA (make setup CUDA=1)")
 def test_llama_cpp_cuda_validation_agrees_with_cpu(built, tmp_path):
-    validate_on_cuda(built, tmp_path, "Q8_0", built / "build/tiny-llama/gguf/tiny-llama-Q8_0.gguf")
+    validate_on_cuda(built, tmp_path, "Q8_0")
 
 
 @pytest.mark.skipif(cuda_available() and not cuda_provider_built(),
                     reason="onnxruntime-gpu is not installed (make setup CUDA=1)")
 def test_onnx_runtime_cuda_validation_agrees_with_cpu(built, tmp_path):
-    run, performance = validate_on_cuda(built, tmp_path, "onnx-int8", built / "build/tiny-llama/onnx/onnx-int8")
+    run, performance = validate_on_cuda(built, tmp_path, "onnx-int8")
     assert run["device"]["candidate"]["providers"][0] == "CUDAExecutionProvider"
     assert performance["runtime"]["providers"][0] == "CUDAExecutionProvider"

@@ -84,13 +84,18 @@ def test_files_have_roles_and_the_architecture_is_the_configs(built):
 
 def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monkeypatch):
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
 
+    from pipeline.manifest.document import Manifest
     from pipeline.manifest.signing import check_signature, signature_path
 
     manifest = tmp_path / "Q8_0.json"
     manifest.write_bytes((REPO / "manifests/tiny-llama/Q8_0.json").read_bytes())
-    assert check_signature(manifest) == (False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
+    assert check_signature(Manifest.load(manifest)) == (False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
     # No key named anywhere: the user's own key is made (0600) on first use, and used again after.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("MODELPREP_SIGNING_KEY", raising=False)
@@ -99,7 +104,7 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     key = tmp_path / "config/modelprep/signing-key.pem"
     assert key.stat().st_mode & 0o777 == 0o600 and "1 manifest(s) signed" in first
     assert run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout == first  # Ed25519 is deterministic
-    ok, detail = check_signature(manifest)
+    ok, detail = check_signature(Manifest.load(manifest))
     assert ok and detail.startswith("signed by ed25519 key ")
     assert "PRIVATE" not in first and key.read_text().split("\n")[1] not in first
     assert ": valid" in run([*modelprep, "manifest", "validate", str(manifest)], cwd=tmp_path).stdout
@@ -110,7 +115,7 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     other = json.loads(signature_path(manifest).read_text())
     other["public_key"] = "A" * 43 + "="
     signature_path(manifest).write_text(json.dumps(other))
-    assert not check_signature(manifest)[0]
+    assert not check_signature(Manifest.load(manifest))[0]
     # A key that is not Ed25519 is one clear error.
     rsa_key = tmp_path / "rsa.pem"
     rsa_key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -12,19 +11,20 @@ import pytest
 from pipeline.device import cuda_available
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference
-from pipeline.onnx.export import export_onnx
-from pipeline.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE, model_bytes
-from pipeline.onnx.inspect import describe_onnx
-from pipeline.onnx.quantize import quantize_onnx
+from pipeline.formats.onnx.export import export_onnx
+from pipeline.formats.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE, model_bytes
+from pipeline.formats.onnx.inspect import describe_onnx
+from pipeline.formats.onnx.quantize import quantize_onnx
+from pipeline.formats.onnx.runtime import OnnxRuntime, cuda_provider_built
+from pipeline.layout import Layout
 from pipeline.params import load_params
-from pipeline.runtimes.onnxruntime import OnnxRuntime, cuda_provider_built
 from tests.project import dvc, edited_params, ran_stages
 
 MODELS = ("tiny-llama", "all-minilm-l6-v2")
 
 
 def variant_dir(built, model, variant):
-    return built / "build" / model / "onnx" / variant
+    return Layout(built).artifact(model, variant)
 
 
 def metrics(built, model, variant):
@@ -98,7 +98,7 @@ def test_int4_weights_are_at_least_three_times_smaller(built):
         assert fp32 / int4 >= 3, f"{model}: {fp32} bytes fp32, {int4} bytes int4"
         operators = describe_onnx(variant_dir(built, model, "onnx-int4"))["operators"]
         assert operators.get("MatMulNBits", 0) > 0 and operators.get("GatherBlockQuantized", 0) >= 1
-        spec = load_params(built / "params.yaml").onnx.int4
+        spec = load_params(built / "params.yaml").variant("onnx-int4").settings.settings
         graph = onnx.load(variant_dir(built, model, "onnx-int4") / MODEL_FILE).graph
         settings = [{a.name: a.i for a in n.attribute} for n in graph.node if n.op_type == "MatMulNBits"]
         assert {(s["block_size"], s["accuracy_level"], s["bits"]) for s in settings} == {
@@ -137,8 +137,8 @@ def test_large_weights_go_to_external_data_and_run_the_same(built, tmp_path):
     export_onnx(hf, "decoder", 21, 2**20, tmp_path / "base")
     assert (tmp_path / "base" / DATA_FILE).stat().st_size > 19 * 2**20
     assert (tmp_path / "base" / MODEL_FILE).stat().st_size < 2**20
-    spec = dataclasses.replace(load_params(built / "params.yaml").onnx, external_data_min_mib=1)
-    quantize_onnx(tmp_path / "base", "onnx-int4", spec, built / "build/corpus", tmp_path / "int4")
+    int4 = load_params(built / "params.yaml").variant("onnx-int4").settings
+    quantize_onnx(tmp_path / "base", int4.method, int4.settings, 2**20, built / "build/corpus", tmp_path / "int4")
     assert describe_onnx(tmp_path / "int4")["external_data"]
     window = Reference.load(built / "build/tiny-llama/reference").inputs[0]
     for ours, shipped in ((tmp_path / "base", "onnx-fp32"), (tmp_path / "int4", "onnx-int4")):
@@ -149,16 +149,18 @@ def test_large_weights_go_to_external_data_and_run_the_same(built, tmp_path):
 
 def test_gptq_variant_builds_and_validates_on_the_cpu(built):
     def enable_gptq(params):
-        params["onnx"]["variants"].append("onnx-int4-gptq")
+        params["onnx"]["variants"]["onnx-int4-gptq"] = {
+            "block_size": 32, "symmetric": True, "accuracy_level": 4, "calibration_windows": 32,
+            "calibration_window": 128, "percdamp": 0.01, "actorder": False}
 
-    stages = {f"{s}_onnx@tiny-llama-onnx-int4-gptq" for s in ("quantize", "evaluate", "release")}
+    stages = {f"{s}@tiny-llama-onnx-int4-gptq" for s in ("quantize_onnx", "evaluate", "release")}
     with edited_params(built, enable_gptq):
-        result = dvc("repro", "release_onnx@tiny-llama-onnx-int4-gptq", cwd=built)
+        result = dvc("repro", "release@tiny-llama-onnx-int4-gptq", cwd=built)
         assert ran_stages(result.stdout) == stages
         record = json.loads((built / "manifests/tiny-llama/onnx-int4-gptq.json").read_text())
         assert record["quantization"]["method"] == "weight-only GPTQ"
         # The params' block size and compute type reach every 4-bit matrix of the graph.
-        spec = load_params(built / "params.yaml").onnx.int4_gptq
+        spec = load_params(built / "params.yaml").variant("onnx-int4-gptq").settings.settings
         model = onnx.load(variant_dir(built, "tiny-llama", "onnx-int4-gptq") / MODEL_FILE)
         settings = [{a.name: a.i for a in n.attribute} for n in model.graph.node if n.op_type == "MatMulNBits"]
         assert len(settings) == 29  # every projection of 4 layers (7 each) and the output head

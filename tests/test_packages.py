@@ -8,11 +8,17 @@ import shutil
 
 import pyarrow.parquet as pq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from pipeline.fileio import dumps_json
 from pipeline.ipfs.directory import add_path
-from pipeline.package import CONTENT, MANIFEST_ONLY, RECORD_FILE, V0, V1
+from pipeline.layout import Layout
+from pipeline.manifest.document import CONTENT, MANIFEST_ONLY
+from pipeline.package import RECORD_FILE, V0, V1
 from tests.project import BIN, run
 
 RELEASES = [(m, v) for m in ("tiny-llama", "all-minilm-l6-v2")
@@ -34,7 +40,7 @@ def test_package_cids_are_those_of_the_package_directory(built, tmp_path):
         for entry in record["files"]:
             target = folder / entry["path"]
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(artifact / entry["path"] if artifact.is_dir() else artifact, target)
+            shutil.copyfile(artifact / entry["path"], target)
         (folder / RECORD_FILE).write_text(dumps_json(record), encoding="utf-8")
         assert str(add_path(folder, V1).cid) == content["package"]["cid_v1"]
         assert str(add_path(folder, V0).cid) == content["package"]["cid_v0"]
@@ -51,7 +57,7 @@ def test_every_car_holds_its_package(built):
 
 
 def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
-    path = built / "build/tiny-llama/onnx/onnx-int4/tokenizer.json"
+    path = Layout(built).artifact("tiny-llama", "onnx-int4") / "tokenizer.json"
     unsigned = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
     assert unsigned.returncode == 1 and "not signed (no onnx-int4.sig.json" in unsigned.stdout
     key = tmp_path / "key.pem"
@@ -68,7 +74,7 @@ def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
     assert failed.returncode == 1
     bad = [line for line in failed.stdout.splitlines() if line.startswith("FAIL")]
     assert bad and all("tokenizer.json" in line or "package" in line for line in bad)
-    assert "first: tokenizer.json (build/tiny-llama/onnx/onnx-int4/tokenizer.json)" in failed.stderr
+    assert "first: tokenizer.json (build/tiny-llama/variants/onnx-int4/tokenizer.json)" in failed.stderr
 
 
 def test_index_lists_every_release(built):

@@ -9,8 +9,7 @@ import pytest
 from pipeline.errors import ModelprepError
 from pipeline.pin.pins_file import pins_path, read_pins
 from pipeline.pin.run import pin_releases
-from pipeline.verify import verify_remote
-from tests.pin_release import make_release, pin_params
+from tests.pin_release import make_release, pin_params, verify_remotely
 from tests.servers.faults import Fault
 from tests.servers.kubo import KuboServer
 from tests.servers.psa import PinningServiceServer
@@ -44,7 +43,7 @@ def test_kubo_import_pins_the_package_through_faults(release, kubo):
     recorded = read_pins(release)
     assert [(p.target, p.endpoint, p.status) for p in recorded] == [("kubo", kubo.url, "pinned")]
     # The node serves back exactly the package: every file re-hashed against the manifest.
-    checks = verify_remote(pin_params(), release)
+    checks = verify_remotely(pin_params(), release)
     assert len(checks) == 3 and all(c.passed for c in checks), checks
 
 
@@ -96,16 +95,16 @@ def test_kubo_gives_up_after_its_retries(release, kubo):
 def test_verify_remote_names_the_file_a_node_serves_changed(release, kubo):
     pin_releases(pin_params(kubo={"api": kubo.url}), "kubo", [release])
     kubo.corrupt = True
-    checks = verify_remote(pin_params(), release)
+    checks = verify_remotely(pin_params(), release)
     assert {c.item.split()[0] for c in checks if not c.passed} == {"config.json", "model.bin", "modelprep.json"}
     kubo.corrupt = False
     # An IPFS path gateway the user names works the same way.
-    assert all(c.passed for c in verify_remote(pin_params(), release, gateway=kubo.url))
+    assert all(c.passed for c in verify_remotely(pin_params(), release, gateway=kubo.url))
 
 
 def test_verify_remote_without_a_pin_says_what_to_do(release):
     with pytest.raises(ModelprepError, match="no recorded pin.*--gateway"):
-        verify_remote(pin_params(), release)
+        verify_remotely(pin_params(), release)
 
 
 def test_psa_pins_after_the_service_fetched_every_block_from_the_origin(release, kubo, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,13 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.fileio import dumps_json, sha256_file
-from pipeline.package import MEASURED
+from pipeline.layout import Layout
+from pipeline.manifest.document import MEASURED
 from tests.project import BIN, build, dvc, edited_params, ran_stages, run
 
 MODELS = ("tiny-llama", "all-minilm-l6-v2")
 GGUF_VARIANTS = ("F16", "Q8_0", "Q4_0", "Q4_K_M")
 ONNX_VARIANTS = ("onnx-fp32", "onnx-int8", "onnx-int4")
 VARIANTS = GGUF_VARIANTS + ONNX_VARIANTS
+
+
+def gguf(project: Path, model: str, variant: str) -> Path:
+    return Layout(project).artifact(model, variant) / f"{model}-{variant}.gguf"
 
 
 def metrics(project: Path, model: str, variant: str) -> dict:
@@ -35,19 +41,18 @@ def test_every_variant_is_released_with_a_true_record(built):
             record = json.loads(text)
             assert text == dumps_json(record), "records are written with sorted keys and fixed formatting"
             artifact = built / record["artifact"]
+            assert artifact == Layout(built).artifact(model, variant)
             for entry in record["files"]:
-                local = artifact / entry["path"] if artifact.is_dir() else artifact
+                local = artifact / entry["path"]
                 assert sha256_file(local) == entry["sha256"] and local.stat().st_size == entry["size"]
+            listed = {f["path"] for f in record["files"]}
+            assert listed == {p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file()}
             if record["format"] == "onnx":
-                assert artifact == built / "build" / model / "onnx" / variant
-                listed = {f["path"] for f in record["files"]}
-                assert listed == {p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file()}
                 assert record["onnx"]["opset"] == 21
                 candidate = record["device"]["candidate"]
                 provider = "CUDAExecutionProvider" if candidate["device"].startswith("cuda:") else "CPUExecutionProvider"
                 assert candidate["providers"][0] == provider, "the record names the provider that really ran"
             else:
-                assert record["artifact"] == f"build/{model}/gguf/{model}-{variant}.gguf"
                 assert [f["path"] for f in record["files"]] == [f"{model}-{variant}.gguf"]
             assert record["quantization"]["type"] == variant
             assert record["tools"]["llama.cpp"] == "0c1e57098"
@@ -64,8 +69,8 @@ def test_release_table_lists_every_variant(built):
     rows = [line for line in result.stdout.splitlines() if line.startswith(MODELS)]
     assert len(rows) == len(MODELS) * len(VARIANTS)
     assert all(" PASS " in row for row in rows)
-    assert "build/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf" in result.stdout
-    assert "build/all-minilm-l6-v2/onnx/onnx-int4" in result.stdout
+    assert "build/tiny-llama/variants/Q4_K_M" in result.stdout
+    assert "build/all-minilm-l6-v2/variants/onnx-int4" in result.stdout
     decoder_int8 = next(r for r in rows if r.startswith("tiny-llama ") and " onnx-int8 " in r)
     assert re.search(r"\d+ tok/s, first token \d+\.\d+ ms \((cpu|cuda)\)", decoder_int8), "speed on the device"
 
@@ -74,12 +79,12 @@ def test_every_variant_loads_in_llama_cpp_and_generates(built):
     import llama_cpp
 
     for variant in GGUF_VARIANTS:
-        llm = llama_cpp.Llama(str(built / f"build/tiny-llama/gguf/tiny-llama-{variant}.gguf"), n_ctx=128,
+        llm = llama_cpp.Llama(str(gguf(built, "tiny-llama", variant)), n_ctx=128,
                               n_threads=2, verbose=False)
         out = llm.create_completion("The import statement", max_tokens=12, temperature=0.0)
         assert out["usage"]["completion_tokens"] > 0 and out["choices"][0]["text"].strip()
         llm.close()
-        encoder = llama_cpp.Llama(str(built / f"build/all-minilm-l6-v2/gguf/all-minilm-l6-v2-{variant}.gguf"),
+        encoder = llama_cpp.Llama(str(gguf(built, "all-minilm-l6-v2", variant)),
                                   embedding=True, n_threads=2, verbose=False)
         vector = np.array(encoder.embed("A sentence to embed."))
         assert vector.shape == (384,) and np.isfinite(vector).all() and np.linalg.norm(vector) > 0
@@ -127,7 +132,7 @@ def test_changing_one_gate_reruns_only_its_releases(built):
 
     with edited_params(built, loosen):
         result = dvc("repro", cwd=built)
-        assert ran_stages(result.stdout) == {"release_gguf@tiny-llama-Q4_K_M", "release_gguf@all-minilm-l6-v2-Q4_K_M"}
+        assert ran_stages(result.stdout) == {"release@tiny-llama-Q4_K_M", "release@all-minilm-l6-v2-Q4_K_M"}
 
 
 def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
@@ -147,40 +152,52 @@ def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
 
 def test_adding_a_type_builds_only_that_variant(built):
     def add_q5(params):
-        params["gguf"]["variants"].append("Q5_0")
+        params["gguf"]["variants"]["Q5_0"] = {}
         params["gates"]["Q5_0"] = {"max_mean_kld": 0.05, "min_mean_cosine": 0.98}
 
     with edited_params(built, add_q5):
         result = dvc("repro", cwd=built)
-        expected = {f"{stage}_gguf@{model}-Q5_0" for stage in ("quantize", "evaluate", "release") for model in MODELS}
+        expected = {f"{stage}@{model}-Q5_0" for stage in ("quantize_gguf", "evaluate", "release") for model in MODELS}
         assert ran_stages(result.stdout) == expected | {f"plot@{m}" for m in MODELS}
         q5 = metrics(built, "tiny-llama", "Q5_0")["mean_kld"]
         assert metrics(built, "tiny-llama", "Q8_0")["mean_kld"] < q5 < metrics(built, "tiny-llama", "Q4_0")["mean_kld"]
 
 
-def test_killed_stage_leaves_nothing_and_reruns_cleanly(built, tmp_path):
-    out = tmp_path / "gguf" / "base.gguf"
-    cmd = [sys.executable, "stages/convert.py", "--hf", "build/all-minilm-l6-v2/hf", "--out", str(out)]
+def test_killed_stage_leaves_nothing_and_reruns_cleanly(built):
+    layout = Layout(built)
+    out = layout.base("all-minilm-l6-v2", "gguf")
+    built_file = out / "base.gguf"
+    before = sha256_file(built_file)
+    out.rename(out.with_name("kept"))  # the stage's output, out of the way while the stage runs again
+    cmd = [sys.executable, "stages/base.py", "--model", "all-minilm-l6-v2", "--format", "gguf"]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen(cmd, cwd=built, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 0 for p in out.parent.glob(".base.gguf.tmp-*")):
-        assert proc.poll() is None and time.monotonic() < deadline, "the converter never started writing"
-        time.sleep(0.01)  # writing the 44 MiB file takes a few hundred milliseconds
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not out.exists(), "a killed stage must not leave a partial output in place"
-    run(cmd, cwd=built)
-    assert sha256_file(out) == sha256_file(built / "build/all-minilm-l6-v2/gguf/base.gguf")
-    assert list(out.parent.iterdir()) == [out], "the killed run's temporary file is cleaned up"
+    try:
+        proc = subprocess.Popen(cmd, cwd=built, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not any(p.stat().st_size > 0 for p in out.parent.glob(".gguf.tmp-*/base.gguf")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the converter never started writing"
+            time.sleep(0.01)  # writing the 44 MiB file takes a few hundred milliseconds
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not out.exists(), "a killed stage must not leave a partial output in place"
+        run(cmd, cwd=built)
+        assert sha256_file(built_file) == before
+        assert sorted(p.name for p in out.parent.iterdir()) == ["gguf", "kept", "onnx"], \
+            "the killed run's temporary folder is cleaned up"
+    finally:
+        if out.with_name("kept").exists():
+            shutil.rmtree(out)
+            out.with_name("kept").rename(out)
 
 
 def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
     second = build(tmp_path_factory.mktemp("build-b"))
-    artifacts = [f"build/{m}/gguf/{m}-{v}.gguf" for m in MODELS for v in GGUF_VARIANTS]
-    artifacts += [f"build/{m}/gguf/base.gguf" for m in MODELS]
-    for folder in (f"build/{m}/onnx/{v}" for m in MODELS for v in ("base", *ONNX_VARIANTS)):
+    layout = Layout(Path("."))
+    folders = [layout.artifact(m, v) for m in MODELS for v in VARIANTS]
+    folders += [layout.base(m, fmt) for m in MODELS for fmt in ("gguf", "onnx")]
+    artifacts = []
+    for folder in (f.as_posix() for f in folders):
         files = sorted(p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(second).as_posix() for p in (second / folder).rglob("*") if p.is_file())
         artifacts += files

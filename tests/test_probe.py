@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import formats
 from pipeline.errors import ModelprepError
-from pipeline.formats import FORMATS
+from pipeline.layout import Layout
 from pipeline.params import load_params
 from pipeline.probes.build import build_probes
 from pipeline.probes.check import TOKEN_ENV, check_endpoint
@@ -31,14 +32,14 @@ ROW = re.compile(r"^(match   |MISMATCH)  (completion|embedding) '(.*?)'\s{2,}(\S
 
 
 def gguf(built: Path, model: str, variant: str) -> Path:
-    return built / f"build/{model}/gguf/{model}-{variant}.gguf"
+    return Layout(built).artifact(model, variant) / f"{model}-{variant}.gguf"
 
 
 def recorded_probes(built: Path, model: str, kind: str) -> dict:
     """build_probes' record of the released Q8_0, on the CPU."""
     params = load_params(built / "params.yaml")
-    runtime = FORMATS["gguf"].open(gguf(built, model, "Q8_0"), kind, dataclasses.replace(params.evaluation,
-                                                                                          device="cpu"))
+    runtime = formats.get("gguf").open(gguf(built, model, "Q8_0"), kind, dataclasses.replace(params.evaluation,
+                                                                                              device="cpu"))
     try:
         return build_probes(runtime, kind, params.probes, params.evaluation.window)
     finally:
@@ -118,16 +119,17 @@ def test_served_q8_0_matches_its_own_probes_through_the_cli(decoder, decoder_pro
         ("match   ", "completion", prompt["prompt"]) for prompt in decoder_probes["prompts"]]
     for (*_, detail), prompt in zip(table, decoder_probes["prompts"]):
         # The server decodes incrementally with its KV cache, build_probes recomputes the whole
-        # sequence per step: the same figures, to the record's 4 decimals.
+        # sequence per step, and llama.cpp's CPU kernels for one token and for a batch round differently
+        # (up to 1.3e-3 nats seen on an AMD EPYC, 5e-5 on another): far inside the tolerance of 0.1.
         worst = re.fullmatch(rf"{len(prompt['steps'])} step\(s\) as recorded; max \|delta logprob\| (\S+)", detail)
-        assert worst and float(worst[1]) <= 1e-4, detail
+        assert worst and float(worst[1]) <= 5e-3, detail
     assert result.stderr == ""
 
 
 def test_the_request_is_greedy_with_the_recorded_top_k_and_retries_a_503(decoder, decoder_probes, token):
     with Proxy(decoder) as proxy:
         proxy.faults.append(Fault("/v1/completions", "status", status=503))
-        results = check_endpoint({"probes": decoder_probes}, proxy.url, model="tiny")
+        results = check_endpoint(decoder_probes, proxy.url, model="tiny")
         assert proxy.calls("/v1/completions") == [503, 200, 200, 200]
     assert all(r.matched for r in results), results
     first = decoder_probes["prompts"][0]
@@ -158,7 +160,7 @@ def test_a_tampered_logprob_beyond_tolerance_is_a_mismatch_naming_the_step(decod
     tampered = json.loads(json.dumps(decoder_probes))
     step = tampered["prompts"][1]["steps"][2]
     step["logprob"] = step["top"][0]["logprob"] = round(step["logprob"] - 0.15, 4)
-    results = check_endpoint({"probes": tampered}, decoder)
+    results = check_endpoint(tampered, decoder)
     assert [r.matched for r in results] == [True, False, True]
     assert results[1].figure == pytest.approx(0.15, abs=2e-4)
     served = re.fullmatch(rf"step 3: {re.escape(repr(step['piece']))} has logprob (-\d\.\d{{4}}) served, "
@@ -168,7 +170,7 @@ def test_a_tampered_logprob_beyond_tolerance_is_a_mismatch_naming_the_step(decod
 
     # Within tolerance it still matches.
     step["logprob"] = step["top"][0]["logprob"] = round(step["logprob"] + 0.1, 4)
-    assert all(r.matched for r in check_endpoint({"probes": tampered}, decoder))
+    assert all(r.matched for r in check_endpoint(tampered, decoder))
 
 
 def near_tie(probes: dict) -> tuple[int, int]:
@@ -186,14 +188,14 @@ def test_a_near_tie_served_the_other_way_matches_and_stops_there(decoder, decode
     greedy["logprob"], runner_up["logprob"] = runner_up["logprob"], greedy["logprob"]
     step["top"][:2] = [runner_up, greedy]
     step.update(runner_up)
-    result = check_endpoint({"probes": swapped}, decoder)[p]
+    result = check_endpoint(swapped, decoder)[p]
     assert result.matched, result.detail
     assert result.detail.startswith(f"{s} step(s) as recorded, then a near tie at step {s + 1} ({greedy['piece']!r} "
                                     f"served, {runner_up['piece']!r} recorded), compared no further")
 
     # The same swap where the runner-up is beyond tolerance is a mismatch.
     runner_up["logprob"] = step["logprob"] = round(greedy["logprob"] + 0.2, 4)
-    result = check_endpoint({"probes": swapped}, decoder)[p]
+    result = check_endpoint(swapped, decoder)[p]
     assert not result.matched
     assert result.detail.startswith(f"step {s + 1}: {runner_up['piece']!r} has logprob ")
 
@@ -228,7 +230,7 @@ def test_endpoint_down_non_json_or_no_probes_is_one_clear_error(decoder, decoder
 def test_a_wrong_token_is_an_auth_error_that_never_shows_it(decoder, decoder_probes, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, "not-the-key")
     with pytest.raises(ModelprepError) as err:
-        check_endpoint({"probes": decoder_probes}, decoder)
+        check_endpoint(decoder_probes, decoder)
     assert str(err.value) == (f"{decoder}/v1/completions: authentication failed (HTTP 401); "
                               f"check {TOKEN_ENV}")
 
@@ -247,7 +249,7 @@ def test_encoder_embeddings_match_theirs_and_not_another_variants(built, tmp_pat
         assert float(re.fullmatch(r"cosine (\S+) >= 0.999", detail)[1]) > 0.99999
 
     with llama_server(gguf(built, ENCODER, "Q4_0"), "--embedding", "true", "--logits_all", "false") as server:
-        results = check_endpoint({"probes": probes}, server.url)
+        results = check_endpoint(probes, server.url)
     assert not any(r.matched for r in results), results
     assert all(re.fullmatch(r"cosine 0\.\d{6} < 0.999", r.detail) for r in results), results
 
@@ -271,6 +273,6 @@ def test_endpoint_with_credentials_is_refused(built):
     manifest = json.loads((built / "manifests/tiny-llama/Q8_0.json").read_text())
     for endpoint in ("http://user:secret@127.0.0.1:1", "http://127.0.0.1:1/?api_key=secret"):
         with pytest.raises(ModelprepError) as caught:
-            check_endpoint(manifest, endpoint)
+            check_endpoint(manifest["probes"], endpoint)
         assert str(caught.value).startswith("--endpoint: holds credentials or a query")
         assert "secret" not in str(caught.value)

@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.hardware.match import manifests_in
 from pipeline.index import released_manifests
+from pipeline.layout import Layout
 from pipeline.params import load_params
 from pipeline.progress import human_bytes
 from pipeline.report_html import write_html_report
@@ -125,10 +126,10 @@ def expected_cells(manifest: dict) -> dict[str, str]:
         return cells | {"latency": DASH, "throughput": DASH, "device": DASH}
     figures = manifest["measured"]["performance"]
     if manifest["kind"] == "decoder":
-        speed = {"latency": f"{figures['first_token_ms']:.2f} ms first token",
+        speed = {"latency": f"first token {figures['first_token_ms']:.2f} ms",
                  "throughput": f"{figures['decode_tokens_per_s']:.0f} tok/s"}
     else:
-        speed = {"latency": f"{figures['sentence_ms']:.2f} ms per sentence",
+        speed = {"latency": f"one sentence {figures['sentence_ms']:.2f} ms",
                  "throughput": f"{figures['sentences_per_s']:.0f} sent/s"}
     return cells | speed | {"device": manifest["measured"]["device"]}
 
@@ -234,6 +235,6 @@ def test_manifest_strings_are_escaped_and_old_records_show_dashes(chromium, tmp_
 def test_committed_page_is_what_the_committed_manifests_give(tmp_path):
     """`make release` wrote manifests/report.html in another process: the same manifests give the same bytes."""
     page = tmp_path / "out" / "report.html"
-    write_html_report(released_manifests(load_params(ROOT / "params.yaml"), ROOT / "manifests"), page)
+    write_html_report(released_manifests(load_params(ROOT / "params.yaml"), Layout(ROOT)), page)
     assert page.read_bytes() == (ROOT / "manifests" / "report.html").read_bytes()
     assert [p.name for p in page.parent.iterdir()] == ["report.html"], "no temporary file left behind"

@@ -7,16 +7,24 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.corpus import EVAL_FILE, TRAIN_FILE, build_corpus, paragraphs, read_texts, sentences
+from pipeline.corpus import (
+    EVAL_FILE,
+    TRAIN_FILE,
+    build_corpus,
+    paragraphs,
+    read_texts,
+    sentences,
+)
 from pipeline.device import resolve_device
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference, decoder_windows, log_softmax, score
-from pipeline.gates import check_gate
-from pipeline.gguf.filetypes import FILE_TYPES
-from pipeline.params import Gate, ModelSpec, load_params
+from pipeline.formats.gguf.filetypes import FILE_TYPES
+from pipeline.gates import Gate, check_gate
+from pipeline.kinds import DECODER, ENCODER
+from pipeline.params import load_params
 from pipeline.runtimes.base import Runtime
 from pipeline.runtimes.pooling import pool
-from pipeline.sources import resolve
+from pipeline.sources import ModelSpec, resolve
 from tests.project import REPO
 
 
@@ -86,9 +94,10 @@ def test_pooling_modes_match_hand_computation():
 
 def test_gate_bounds_apply_by_model_kind():
     gate = Gate(max_mean_kld=0.01, min_same_top1=0.9, min_mean_cosine=0.99)
-    checks = check_gate("Q4_0", "decoder", gate, {"mean_kld": 0.02, "same_top1": 0.95})
-    assert [(c.bound.field, c.passed) for c in checks] == [("max_mean_kld", False), ("min_same_top1", True)]
-    (cosine,) = check_gate("Q4_0", "encoder", gate, {"mean_cosine": 0.99})
+    checks = check_gate("Q4_0", DECODER, gate, {"mean_kld": 0.02, "same_top1": 0.95})
+    assert [(c.item, c.passed) for c in checks] == [("mean KL divergence", False), ("same-top-1 rate", True)]
+    assert checks[0].brief == "mean_kld 0.02 > 0.01"
+    (cosine,) = check_gate("Q4_0", ENCODER, gate, {"mean_cosine": 0.99})
     assert cosine.passed  # the bound is inclusive
 
 
@@ -136,7 +145,8 @@ def test_windows_start_with_bos_or_with_text_when_there_is_none(built):
 def test_shipped_params_load():
     params = load_params(REPO / "params.yaml")
     assert set(params.models) == {"tiny-llama", "all-minilm-l6-v2"}
-    assert params.gguf.variants == ("F16", "Q8_0", "Q4_0", "Q4_K_M")
+    assert list(params.variants) == ["F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4"]
+    assert params.variant("Q4_K_M").format.name == "gguf" and params.variant("onnx-int8").format.name == "onnx"
     assert params.tiny_llama.num_kv_heads < params.tiny_llama.num_heads
 
 

@@ -10,14 +10,45 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.corpus import TRAIN_FILE, read_texts
 from pipeline.fileio import atomic_path
-from pipeline.params import TinyLlamaSpec
 from pipeline.progress import StepProgress, log
+from pipeline.settings import Reader, setting
 
 STAGE = "generate_example"
+NAME = "tiny-llama"  # its key under params.yaml `examples`, and its folder under build/examples/
+
+
+@dataclass(frozen=True)
+class TinyLlamaSpec:
+    """params.yaml `examples.tiny-llama`: architecture, training budget and seed."""
+
+    seed: int = setting(low=-math.inf)  # any integer
+    vocab_size: int = setting()
+    hidden_size: int = setting()
+    intermediate_size: int = setting()
+    num_layers: int = setting()
+    num_heads: int = setting()
+    num_kv_heads: int = setting()
+    context_length: int = setting()
+    train_steps: int = setting()
+    batch_size: int = setting()
+    learning_rate: float = setting()
+    threads: int = setting()
+
+
+def read_examples(r: Reader, data: Any, where: str) -> TinyLlamaSpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {NAME}, where)
+    at = f"{where}.{NAME}"
+    spec = r.section(r.get(data, NAME, dict, where), at, TinyLlamaSpec)
+    if spec.hidden_size % spec.num_heads or spec.num_heads % spec.num_kv_heads:
+        raise r.error(f"'{at}': hidden_size must divide by num_heads and num_heads by num_kv_heads")
+    return spec
 
 
 def _train_tokenizer(lines: list[str], spec: TinyLlamaSpec, workdir: Path) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import read_json
 from pipeline.hardware.gpus import Gpu, version_key
+from pipeline.manifest.document import Manifest
 
 UNITS = {"": 2 ** 30, "b": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}
 SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|[kmgt](?:i?b)?)?\s*$", re.IGNORECASE)
@@ -64,22 +64,6 @@ def _loadable(runtime: dict[str, Any], node: Node) -> bool:
     return False
 
 
-def choose_profile(manifest: dict[str, Any], context: int | None, parallel: int) -> dict[str, Any] | None:
-    """The smallest memory profile of `parallel` sequences that holds `context` tokens each (default: the
-    longest); None when the manifest has none."""
-    profiles = [p for p in manifest["memory"]["profiles"] if p["parallel"] == parallel]
-    if context is None:
-        return max(profiles, key=lambda p: p["context"], default=None)
-    return min((p for p in profiles if p["context"] >= context), key=lambda p: p["context"], default=None)
-
-
-def _accuracy(manifest: dict[str, Any]) -> tuple[str, float]:
-    accuracy = manifest["accuracy"]
-    if manifest["kind"] == "decoder":
-        return f"KLD {accuracy['mean_kld']:.4g}", accuracy["mean_kld"]
-    return f"cos {accuracy['mean_cosine']:.4f}", 1 - accuracy["mean_cosine"]
-
-
 def manifests_in(directory: Path) -> list[Path]:
     """Every release manifest under `directory` (<model>/<variant>.json), for a registry without params.yaml."""
     paths = sorted(p for p in directory.glob("*/*.json")
@@ -94,14 +78,13 @@ def match(paths: list[Path], node: Node, context: int | None = None, parallel: i
     """The variants among `paths` the node runs fully offloaded, per model best first."""
     fits = []
     for path in paths:
-        manifest = read_json(path)
-        if "memory" not in manifest:
-            continue  # record_version < 6: no memory estimate to match on
-        runtimes = [r for r in manifest["runtimes"] if runtime in (None, r["runtime"]) and _loadable(r, node)]
-        profile = choose_profile(manifest, context, parallel)
-        if not runtimes or profile is None or profile["vram_bytes"] > node.vram_bytes:
+        manifest = Manifest.load(path)
+        runtimes = [r for r in manifest.runtimes if runtime in (None, r["runtime"]) and _loadable(r, node)]
+        profile = manifest.choose_profile(context, parallel)  # None before record_version 6: no estimate
+        if not runtimes or profile is None or profile.vram_bytes > node.vram_bytes:
             continue
-        text, rank = _accuracy(manifest)
-        fits.append(Fit(path, manifest["model"], manifest["variant"], runtimes[0]["runtime"], profile["context"],
-                        parallel, profile["vram_bytes"], text, rank))
+        kind = manifest.kind
+        fits.append(Fit(path, manifest.model, manifest.variant, runtimes[0]["runtime"], profile.context,
+                        parallel, profile.vram_bytes, kind.accuracy_brief(manifest.accuracy),
+                        kind.loss(manifest.accuracy)))
     return sorted(fits, key=lambda f: (f.model, f.rank, f.vram_bytes))

@@ -1,29 +1,13 @@
 """Memory a variant needs to serve one profile, estimated from its architecture and weight bytes
-the way each runtime allocates it; the terms follow gguf-parser and Ollama's estimators.
+the way its runtime allocates it; the terms follow gguf-parser and Ollama's estimators.
 
-llama.cpp (GGUF), as its context reports its buffers:
-- weights: the tensor bytes, mapped from the file as stored;
-- KV cache: layers x cells x KV heads x head size x 2 (K and V) x 2 bytes (f16). Cells are the
-  context of every parallel sequence, padded to 256; a sliding window caps them. Encoders keep none;
-- output buffer: 4 bytes x outputs x vocabulary (decoders; one output per sequence when serving),
-  counted twice because the caller copies the logits out (llama-cpp-python keeps every row it is
-  given), or x (vocabulary + hidden) per token (encoders, up to 256);
-- compute buffer: the graph reservation for one micro-batch of `ubatch` tokens, dominated without
-  flash attention by the attention scores (heads x ubatch x span) and the mask (ubatch x span),
-  plus the widest activations (2 x FFN + 3 x hidden per token), all f32;
-- overhead: runtime structures outside those buffers (vocabulary tables, graph metadata, threads).
-
-ONNX Runtime (CPU and CUDA execution providers):
-- weights: the model's bytes, plus the copies its GEMM kernels prepack (a fifth more on the examples);
-- KV cache: the exported past key/values in f32 for the tokens held, twice (past in, present out);
-- compute: its arena for one run's activations: the whole prompt in one call (no micro-batches),
-  attention scores and probabilities (2 x heads x tokens x span) or FFN (2 x FFN per token), and
-  the logits of every prompt position; the arena grows by doubling, so twice the live set;
-- overhead: session, kernel registry and graph.
-
-VRAM is the same terms with every layer offloaded, plus the CUDA context each process holds on the
-device (Ollama reserves 457 MiB per GPU); the output buffer and overhead stay in host memory.
-What the process around the runtime holds (interpreter, server) is not estimated.
+Each format's package holds its runtime's estimator (`pipeline/formats/<format>/memory.py`); this
+module holds what they share: the architecture figures, a serving workload, the estimate's terms
+(weights, KV cache, compute and output buffers, fixed overhead; RAM total for CPU execution, VRAM
+total with every layer offloaded plus the CUDA context each process holds on the device, 457 MiB
+as Ollama reserves it), the serving profiles of params.yaml `memory`, and the comparison of the
+estimate with the memory measured during validation. What the process around the runtime holds
+(interpreter, server) is not estimated.
 """
 
 from __future__ import annotations
@@ -31,12 +15,14 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.errors import ModelprepError
-from pipeline.params import TRAINED_CONTEXT, EvaluationSpec, MemorySpec, PerformanceSpec
 from pipeline.progress import MIB
-from pipeline.runtimes.onnxruntime import BATCH as ENCODER_BATCH
+from pipeline.settings import Reader
+
+if TYPE_CHECKING:
+    from pipeline.evaluate import EvaluationSpec, PerformanceSpec
 
 ESTIMATOR = "modelprep-memory/1"
 F32 = 4
@@ -109,76 +95,47 @@ class Estimate:
         return {**asdict(self), "ram_bytes": self.ram_bytes}
 
 
-def _pad(value: int, multiple: int) -> int:
+def pad_to(value: int, multiple: int) -> int:
     return math.ceil(value / multiple) * multiple
 
 
-class LlamaCppMemory:
-    runtime = "llama.cpp"
-    CELL_PADDING = 256
-    MAX_OUTPUT_SEQUENCES = 256
-    KV_BYTES = 2  # f16 cache, llama.cpp's default type_k/type_v
-    # Fitted on this build (llama.cpp 0c1e570, CPU): 4 MiB of fixed structures and 160 bytes per
-    # vocabulary entry (token text, score, lookup tables).
-    FIXED_OVERHEAD = 4 * MIB
-    PER_TOKEN_TYPE = 160
+class MemoryEstimator(Protocol):
+    """One runtime's estimate (one per format, in its package)."""
 
-    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
-        tokens = load.context * load.parallel
-        if kind == "decoder":
-            cells = _pad(tokens, self.CELL_PADDING)
-            held = min(cells, _pad(arch.sliding_window * load.parallel, self.CELL_PADDING)) \
-                if arch.sliding_window else cells
-            kv = arch.layers * held * arch.kv_heads * arch.head_size * 2 * self.KV_BYTES
-            ubatch = min(load.ubatch, cells)
-            span = cells
-            output = F32 * load.output_rows * arch.vocabulary * 2  # llama.cpp's buffer and the caller's copy
-        else:
-            # Non-causal attention needs each sequence whole in one micro-batch; it spans that batch.
-            ubatch = max(load.context, min(load.ubatch, tokens))
-            kv, span = 0, ubatch
-            output = F32 * min(ubatch, self.MAX_OUTPUT_SEQUENCES) * (arch.vocabulary + arch.hidden_size)
-        compute = F32 * ubatch * (arch.heads * span + span + 2 * arch.ffn_size + 3 * arch.hidden_size)
-        overhead = self.FIXED_OVERHEAD + self.PER_TOKEN_TYPE * arch.vocabulary
-        return Estimate(weights, kv, compute, output, overhead, weights + kv + compute + CUDA_CONTEXT_BYTES)
+    runtime: str
+
+    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate: ...
 
     def validation_workload(self, kind: str, evaluation: EvaluationSpec, performance: PerformanceSpec) -> Workload:
-        """What the performance measurement runs (`runtimes/llama_cpp.py`: n_ctx = n_batch = n_ubatch, logits
-        for every position of a decoder window)."""
-        if kind == "decoder":
-            return Workload(context=evaluation.window, ubatch=evaluation.window, outputs=evaluation.window)
-        return Workload(context=evaluation.max_sentence_tokens, ubatch=evaluation.max_sentence_tokens)
+        """What the performance measurement of a variant runs, as a workload."""
 
 
-class OnnxRuntimeMemory:
-    runtime = "onnxruntime"
-    PREPACK_SHARE = 0.2  # measured 0.17-0.24 of the weights on the example models
-    ARENA_GROWTH = 2
-    FIXED_OVERHEAD = 16 * MIB
-
-    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
-        loaded = weights + int(self.PREPACK_SHARE * weights)
-        if kind == "decoder":
-            kv = 2 * arch.layers * load.context * load.parallel * arch.kv_heads * arch.head_size * 2 * F32
-            tokens, span = load.prompt_tokens * load.parallel, load.prompt_tokens
-            logits = F32 * tokens * arch.vocabulary
-        else:
-            kv, logits = 0, 0
-            tokens, span = load.context * load.parallel, load.context
-        live = F32 * tokens * max(2 * arch.heads * span, 2 * arch.ffn_size) + logits
-        compute = self.ARENA_GROWTH * live
-        return Estimate(loaded, kv, compute, 0, self.FIXED_OVERHEAD, loaded + kv + compute + CUDA_CONTEXT_BYTES)
-
-    def validation_workload(self, kind: str, evaluation: EvaluationSpec, performance: PerformanceSpec) -> Workload:
-        """What the performance measurement runs (`runtimes/onnxruntime.py`: the prompt in one call, then one
-        token per call; sentences in batches of 32)."""
-        if kind == "decoder":
-            return Workload(context=performance.prompt_tokens + performance.new_tokens,
-                            prompt=performance.prompt_tokens)
-        return Workload(context=evaluation.max_sentence_tokens, parallel=ENCODER_BATCH)
+TRAINED_CONTEXT = "trained"
 
 
-ESTIMATORS = {"gguf": LlamaCppMemory(), "onnx": OnnxRuntimeMemory()}
+@dataclass(frozen=True)
+class MemorySpec:
+    """params.yaml `memory`: the serving profiles every manifest estimates memory for."""
+
+    contexts: tuple[int | str, ...]  # tokens per sequence, or TRAINED_CONTEXT
+    parallel: tuple[int, ...]  # sequences served at once
+    ubatch: int  # tokens per micro-batch
+
+
+def _positive_list(r: Reader, data: dict[str, Any], key: str, where: str, allowed: tuple[str, ...] = ()) -> tuple:
+    values = r.get(data, key, list, where)
+    bad = [v for v in values if v not in allowed and (isinstance(v, bool) or not isinstance(v, int) or v < 1)]
+    if bad or not values or len(set(values)) != len(values):
+        extra = f" or {', '.join(allowed)}" if allowed else ""
+        raise r.error(f"'{where}.{key}' must list positive whole numbers{extra}, each once, got {values!r}")
+    return tuple(values)
+
+
+def read_memory_spec(r: Reader, data: Any, where: str) -> MemorySpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {"contexts", "parallel", "ubatch"}, where)
+    return MemorySpec(contexts=_positive_list(r, data, "contexts", where, (TRAINED_CONTEXT,)),
+                      parallel=_positive_list(r, data, "parallel", where), ubatch=r.positive(data, "ubatch", where))
 
 
 def serving_workloads(arch: Architecture, spec: MemorySpec) -> list[Workload]:
@@ -189,10 +146,10 @@ def serving_workloads(arch: Architecture, spec: MemorySpec) -> list[Workload]:
     return [Workload(context=c, parallel=p, ubatch=spec.ubatch) for c in contexts for p in spec.parallel]
 
 
-def memory_record(fmt: str, kind: str, architecture: dict[str, Any], weights: int, disk: int,
+def memory_record(estimator: MemoryEstimator, kind: str, architecture: dict[str, Any], weights: int, disk: int,
                   spec: MemorySpec, where: str | Path) -> dict[str, Any]:
     """The manifest's `memory` block: an estimate per serving profile."""
-    arch, estimator = Architecture.of(architecture, where), ESTIMATORS[fmt]
+    arch = Architecture.of(architecture, where)
     workloads = serving_workloads(arch, spec)
     if not workloads:
         raise ModelprepError("params.yaml", f"no 'memory.contexts' entry fits {where}'s trained context of "
@@ -202,11 +159,11 @@ def memory_record(fmt: str, kind: str, architecture: dict[str, Any], weights: in
     return {"disk_bytes": disk, "estimator": ESTIMATOR, "profiles": profiles, "runtime": estimator.runtime}
 
 
-def measured_memory(fmt: str, kind: str, architecture: dict[str, Any], weights: int, performance: dict[str, Any],
-                    evaluation: EvaluationSpec, perf_spec: PerformanceSpec, where: str | Path) -> dict[str, Any]:
+def measured_memory(estimator: MemoryEstimator, kind: str, architecture: dict[str, Any], weights: int,
+                    performance: dict[str, Any], evaluation: EvaluationSpec, perf_spec: PerformanceSpec,
+                    where: str | Path) -> dict[str, Any]:
     """The estimate for the workload validation measured, beside the measured figure (peak RSS minus the
     RSS before the model loaded; `where` is the performance record)."""
-    estimator = ESTIMATORS[fmt]
     load = estimator.validation_workload(kind, evaluation, perf_spec)
     estimate = estimator.estimate(Architecture.of(architecture, where), kind, weights, load).ram_bytes
     measured = performance["peak_rss_bytes"] - performance["baseline_rss_bytes"]

@@ -1,1 +1,2 @@
-"""The release manifest as registries consume it: its published JSON Schema and its checks."""
+"""The release manifest as registries consume it: the `Manifest` object, its published JSON Schema,
+signatures, the deployment settings it carries and the pre-deployment checklist."""

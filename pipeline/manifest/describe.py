@@ -4,11 +4,15 @@ architecture figures a scheduler sizes memory from (read from the model's config
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Roles by file name, as the runtimes use them; anything else in an ONNX directory is config.
+if TYPE_CHECKING:
+    from pipeline.formats.base import Format
+
+# Roles of the files every format may carry, by name; the format names its own (weights, model...),
+# and anything else is config.
 _ROLES = {
-    "model.onnx": "model", "genai_config.json": "engine-config", "tokenizer.json": "tokenizer",
+    "tokenizer.json": "tokenizer",
     "tokenizer.model": "tokenizer", "vocab.txt": "tokenizer", "merges.txt": "tokenizer",
     "tokenizer_config.json": "tokenizer", "special_tokens_map.json": "tokenizer", "modules.json": "pooling",
     "sentence_bert_config.json": "pooling", "config_sentence_transformers.json": "pooling",
@@ -22,18 +26,13 @@ def media_type(name: str) -> str:
     return _MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
 
 
-def file_role(name: str) -> tuple[str, str]:
+def file_role(name: str, fmt: Format) -> tuple[str, str]:
     """(role, media type) of a package file: weights, model, external-data, tokenizer, config, engine-config or
     pooling."""
     path = PurePosixPath(name)
-    if path.suffix == ".gguf":
-        role = "weights"
-    elif name.endswith(".onnx.data"):
-        role = "external-data"
-    elif path.parts[0].endswith("_Pooling"):
-        role = "pooling"
-    else:
-        role = _ROLES.get(path.name, "config")
+    role = fmt.file_role(name)
+    if role is None:
+        role = "pooling" if path.parts[0].endswith("_Pooling") else _ROLES.get(path.name, "config")
     return role, media_type(name)
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from pipeline.errors import ModelprepError
+from pipeline.layout import REPO
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "manifests" / "schema"
+SCHEMA_DIR = REPO.schema  # the schema is source, kept with the code that writes manifests
 VERSION_KEY = "record_version"
 
 

@@ -13,16 +13,19 @@ in output; the public key does, so a registry can decide whom to trust.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, write_json
+from pipeline.manifest.document import Manifest
 
 KEY_ENV = "MODELPREP_SIGNING_KEY"
 ALGORITHM = "ed25519"
@@ -61,19 +64,18 @@ def load_key(path: Path | None = None, create: bool = False) -> tuple[Ed25519Pri
     return key, path
 
 
-def sign_manifest(manifest: Path, key: Ed25519PrivateKey) -> Path:
-    data = manifest.read_bytes()
-    path = signature_path(manifest)
-    write_json(path, {"algorithm": ALGORITHM, "manifest": manifest.name,
-                      "manifest_sha256": hashlib.sha256(data).hexdigest(),
+def sign_manifest(manifest: Manifest, key: Ed25519PrivateKey) -> Path:
+    path = signature_path(manifest.path)
+    write_json(path, {"algorithm": ALGORITHM, "manifest": manifest.path.name,
+                      "manifest_sha256": manifest.sha256,
                       "public_key": public_key_text(key.public_key()),
-                      "signature": base64.b64encode(key.sign(data)).decode()})
+                      "signature": base64.b64encode(key.sign(manifest.raw)).decode()})
     return path
 
 
-def check_signature(manifest: Path) -> tuple[bool, str]:
+def check_signature(manifest: Manifest) -> tuple[bool, str]:
     """Whether the manifest's bytes carry a valid signature, and what was found."""
-    path = signature_path(manifest)
+    path = signature_path(manifest.path)
     if not path.is_file():
         return False, f"not signed (no {path.name}; run `modelprep sign`)"
     signature = read_json(path)
@@ -81,7 +83,7 @@ def check_signature(manifest: Path) -> tuple[bool, str]:
         if signature["algorithm"] != ALGORITHM:
             return False, f"{path.name}: algorithm {signature['algorithm']!r}, expected {ALGORITHM}"
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(signature["public_key"]))
-        public.verify(base64.b64decode(signature["signature"]), manifest.read_bytes())
+        public.verify(base64.b64decode(signature["signature"]), manifest.raw)
     except (KeyError, ValueError, TypeError) as err:
         return False, f"{path.name} is malformed: {type(err).__name__} {err}"
     except InvalidSignature:

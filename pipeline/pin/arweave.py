@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,32 @@ from pipeline.arweave.wallet import Wallet
 from pipeline.errors import ModelprepError
 from pipeline.fileio import dumps_json, read_json, write_json
 from pipeline.manifest.describe import media_type
-from pipeline.params import PinSpec
-from pipeline.pin.base import STAGE, PackageFile, Pin, Release
-from pipeline.pin.http import HttpClient, stream_chunks
+from pipeline.package import PackageFile, Release
+from pipeline.pin.base import STAGE, Pin
+from pipeline.pin.http import HttpClient, RetrySpec, read_url, stream_chunks
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import ByteProgress, human_bytes, log
+from pipeline.settings import Reader, setting
 
 WALLET_ENV = "MODELPREP_ARWEAVE_WALLET"
 PATH_MANIFEST_TYPE = "application/x.arweave-manifest+json"
 ACCEPTED = (200, 208)  # 208: the node already has this transaction or chunk
+
+
+@dataclass(frozen=True)
+class ArweaveSpec:
+    """params.yaml `pin.arweave`."""
+
+    gateway: str
+    poll_s: float = setting(low=0)
+    confirm_wait_s: float = setting(low=0)  # wait this long for mining; 0: record the pin as pending
+
+
+def read_arweave(r: Reader, data: Any, where: str) -> ArweaveSpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {"gateway", "poll_s", "confirm_wait_s"}, where)
+    return ArweaveSpec(gateway=read_url(r, data, "gateway", where),
+                       **r.fields(data, where, ArweaveSpec, ("poll_s", "confirm_wait_s")))
 
 
 class UploadState:
@@ -54,9 +72,12 @@ class UploadState:
 class Arweave:
     name = "arweave"
 
-    def __init__(self, spec: PinSpec, wallet_file: Path | None = None, endpoint: str | None = None):
-        self.spec, self.endpoint, self.wallet_file = spec.arweave, endpoint or spec.arweave.gateway, wallet_file
-        self.client = HttpClient(self.endpoint, spec.retry, STAGE,
+    read_settings = staticmethod(read_arweave)
+
+    def __init__(self, spec: ArweaveSpec, retry: RetrySpec, wallet_file: Path | None = None,
+                 endpoint: str | None = None):
+        self.spec, self.endpoint, self.wallet_file = spec, endpoint or spec.gateway, wallet_file
+        self.client = HttpClient(self.endpoint, retry, STAGE,
                                  f"{WALLET_ENV} or --secret-file")
 
     def _wallet(self) -> Wallet:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
-from pipeline.params import PinSpec
-from pipeline.pin.base import STAGE, Pin, Release
+from pipeline.package import Release
+from pipeline.pin.base import STAGE, Pin
+from pipeline.pin.http import RetrySpec
 from pipeline.progress import log
 
 
@@ -16,7 +17,10 @@ class CarFiles:
     name = "car"
     endpoint = ""
 
-    def __init__(self, spec: PinSpec, secret_file: Path | None = None, endpoint: str | None = None):
+    read_settings = None  # no params.yaml section
+
+    def __init__(self, settings: None, retry: RetrySpec, secret_file: Path | None = None,
+                 endpoint: str | None = None):
         """Nothing to configure: no network, no credential (the arguments are every target's)."""
 
     def pin(self, release: Release, previous: Pin | None) -> Pin | None:

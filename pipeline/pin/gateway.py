@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.params import RetrySpec
 from pipeline.pin.base import STAGE
-from pipeline.pin.http import HttpClient, stream_chunks
+from pipeline.pin.http import HttpClient, RetrySpec, stream_chunks
 
 
 class Gateway:

@@ -13,16 +13,38 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from pipeline.errors import ModelprepError
-from pipeline.params import RetrySpec
 from pipeline.progress import ByteProgress, log
+from pipeline.settings import Reader, setting
 
 Body = Callable[[], Any]  # makes the body anew for each attempt (a stream can be read only once)
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """params.yaml `pin.retry`: how every request retries 429, 5xx, timeouts and dropped connections."""
+
+    attempts: int  # tries in all
+    backoff_s: float = setting(low=0)  # first wait; doubles after each failed try
+    max_backoff_s: float = setting(low=0)
+    timeout_s: float = setting(above=0)  # connect and per-read timeout of one try
+
+
+def read_url(r: Reader, data: dict[str, Any], key: str, where: str) -> str:
+    """An http(s) URL from params.yaml, which must never hold credentials (they come from the environment)."""
+    value = r.get(data, key, str, where)
+    if value and not value.startswith(("http://", "https://")):
+        raise r.error(f"'{where}.{key}' must be an http:// or https:// URL, got {value!r}")
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise r.error(f"'{where}.{key}' holds credentials; they come from the environment or a file you name, "
+                      "never from params.yaml")
+    return value
 
 
 def backoff(retry: RetrySpec, attempt: int, retry_after: str | None) -> float:

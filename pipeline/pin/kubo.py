@@ -15,18 +15,41 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from pipeline.errors import ModelprepError
-from pipeline.params import PinSpec
-from pipeline.pin.base import STAGE, Pin, Release, different_cid, same_content
-from pipeline.pin.http import HttpClient, MultipartFile, reason, stream_chunks
+from pipeline.package import Release
+from pipeline.pin.base import STAGE, Pin, different_cid, same_content
+from pipeline.pin.http import (
+    HttpClient,
+    MultipartFile,
+    RetrySpec,
+    read_url,
+    reason,
+    stream_chunks,
+)
 from pipeline.pin.secrets import read_secret
 from pipeline.progress import ByteProgress, human_bytes, log
+from pipeline.settings import Reader
 
 AUTH_ENV = "MODELPREP_KUBO_AUTH"
+
+
+@dataclass(frozen=True)
+class KuboSpec:
+    """params.yaml `pin.kubo`."""
+
+    api: str  # the Kubo RPC API's base URL
+
+
+def read_kubo(r: Reader, data: Any, where: str) -> KuboSpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {"api"}, where)
+    return KuboSpec(api=read_url(r, data, "api", where))
 
 
 def _authorization(secret: str) -> str:
@@ -51,11 +74,13 @@ def _kubo_error(response: requests.Response) -> bool:
 class Kubo:
     name = "kubo"
 
-    def __init__(self, spec: PinSpec, auth_file: Path | None = None, endpoint: str | None = None):
+    read_settings = staticmethod(read_kubo)
+
+    def __init__(self, spec: KuboSpec, retry: RetrySpec, auth_file: Path | None = None, endpoint: str | None = None):
         secret = read_secret(AUTH_ENV, auth_file, "Kubo RPC credential")
         headers = {"Authorization": _authorization(secret)} if secret else {}
-        self.endpoint = endpoint or spec.kubo.api
-        self.client = HttpClient(self.endpoint, spec.retry, STAGE, AUTH_ENV, headers,
+        self.endpoint = endpoint or spec.api
+        self.client = HttpClient(self.endpoint, retry, STAGE, AUTH_ENV, headers,
                                  _kubo_error)
 
     def pin(self, release: Release, previous: Pin | None) -> Pin:

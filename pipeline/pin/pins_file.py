@@ -13,7 +13,8 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, write_json
-from pipeline.pin.base import Pin, Release
+from pipeline.package import Release
+from pipeline.pin.base import Pin
 
 
 def pins_path(manifest: Path) -> Path:

@@ -12,29 +12,54 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.params import PinSpec
-from pipeline.pin.base import STAGE, Pin, Release, different_cid, same_content
-from pipeline.pin.http import HttpClient
+from pipeline.package import Release
+from pipeline.pin.base import STAGE, Pin, different_cid, same_content
+from pipeline.pin.http import HttpClient, RetrySpec, read_url
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import log
+from pipeline.settings import Reader, setting
 
 TOKEN_ENV = "MODELPREP_PSA_TOKEN"
 WAITING = ("queued", "pinning")
+MAX_ORIGINS = 20  # the Pinning Service API's limit
+
+
+@dataclass(frozen=True)
+class PSASpec:
+    """params.yaml `pin.psa`."""
+
+    endpoint: str
+    origins: tuple[str, ...]  # multiaddrs of a node that holds the blocks
+    poll_s: float = setting(low=0)
+    wait_s: float = setting(low=0)
+
+
+def read_psa(r: Reader, data: Any, where: str) -> PSASpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {"endpoint", "origins", "poll_s", "wait_s"}, where)
+    origins = r.get(data, "origins", list, where)
+    if len(origins) > MAX_ORIGINS or not all(isinstance(o, str) and o.startswith("/") for o in origins):
+        raise r.error(f"'{where}.origins' must list at most {MAX_ORIGINS} multiaddrs (each starting with '/')")
+    return PSASpec(endpoint=read_url(r, data, "endpoint", where), origins=tuple(origins),
+                   **r.fields(data, where, PSASpec, ("poll_s", "wait_s")))
 
 
 class PinningService:
     name = "psa"
 
-    def __init__(self, spec: PinSpec, token_file: Path | None = None, endpoint: str | None = None):
-        self.spec, self.endpoint = spec.psa, endpoint or spec.psa.endpoint
+    read_settings = staticmethod(read_psa)
+
+    def __init__(self, spec: PSASpec, retry: RetrySpec, token_file: Path | None = None, endpoint: str | None = None):
+        self.spec, self.endpoint = spec, endpoint or spec.endpoint
         if not self.endpoint:
             raise ModelprepError("params.yaml", "'pin.psa.endpoint' is empty: name the Pinning Service API URL")
         token = require_secret(TOKEN_ENV, token_file, "Pinning Service API token", "--secret-file")
-        self.client = HttpClient(self.endpoint, spec.retry, STAGE,
+        self.client = HttpClient(self.endpoint, retry, STAGE,
                                  f"{TOKEN_ENV} or --secret-file", {"Authorization": f"Bearer {token}"})
 
     def pin(self, release: Release, previous: Pin | None) -> Pin:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError
 
+SECRET_HELP = ("file holding the target's credential instead of its environment variable: Kubo "
+               "bearer:TOKEN or basic:USER:PASSWORD, the PSA token, or the Arweave JWK wallet")
+
 
 def read_secret(env: str, file: Path | None, what: str) -> str | None:
     """The secret in `file` when given, else in `$env`, else None."""

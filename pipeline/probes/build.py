@@ -10,16 +10,29 @@ record is stable across runs of the same build; the tolerance a checker should u
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import log_softmax
-from pipeline.params import ProbeSpec
 from pipeline.runtimes.base import Runtime
+from pipeline.settings import setting
 
 LOGPROB_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """params.yaml `probes`: fixed inputs whose expected outputs every manifest carries."""
+
+    prompts: tuple[str, ...]  # decoders: greedy continuations of these
+    new_tokens: int
+    top_k: int = setting(low=2)  # log-probabilities kept per step; a near tie needs the runner-up
+    logprob_tolerance: float = setting(above=0)  # nats a served log-probability may differ by
+    sentences: tuple[str, ...] = setting()  # encoders: embeddings of these
+    min_cosine: float = setting(above=0, high=1)  # a served embedding must be at least this close
 
 
 def _step(runtime: Runtime, logprobs: np.ndarray, token: int, before: list[int], top_k: int) -> dict[str, Any]:

@@ -37,8 +37,7 @@ import numpy as np
 
 from pipeline.errors import ModelprepError
 from pipeline.manifest.schema import block_errors
-from pipeline.params import RetrySpec
-from pipeline.pin.http import HttpClient
+from pipeline.pin.http import HttpClient, RetrySpec
 from pipeline.probes.build import decode_embedding
 
 TOKEN_ENV = "MODELPREP_PROBE_TOKEN"
@@ -63,10 +62,10 @@ class ServedStep:
     top: dict[str, float]  # the served top-k, piece: logprob
 
 
-def check_endpoint(manifest: dict[str, Any], endpoint: str, *, model: str | None = None,
+def check_endpoint(probes: Any, endpoint: str, *, model: str | None = None,
                    timeout_s: float = RETRY.timeout_s, source: str = "manifest") -> list[ProbeResult]:
-    """Every probe of `manifest` run against `endpoint`, one result each; `source` names the manifest in errors."""
-    probes = manifest.get("probes")
+    """Every probe of a manifest's `probes` record run against `endpoint`, one result each; `source` names the
+    manifest in errors."""
     if not isinstance(probes, dict) or probes.get("kind") not in ("completion", "embedding"):
         raise ModelprepError(source, "has no probes to run (its 'probes' key is missing or not a probe record)")
     problems = block_errors(probes, "probes")

@@ -1,6 +1,6 @@
-"""Runtimes the evaluator can score: the PyTorch reference and each format's inference engine.
+"""The `Runtime` interface every runtime implements, the PyTorch reference, and the pooling they share.
 
-Every runtime answers the same two questions, so one evaluator serves them all: the next-token
-logits at each position of a token window (decoders), and pooled sentence embeddings (encoders).
-A new format's runtime is one new module here.
+Every runtime answers the same questions, so one evaluator serves them all: the next-token logits at
+each position of a token window (decoders), and pooled sentence embeddings (encoders). A format's
+own runtime lives in its package (`pipeline/formats/<format>/runtime.py`).
 """

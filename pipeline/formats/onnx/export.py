@@ -14,8 +14,15 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError, first_line
 from pipeline.fileio import atomic_path, write_json
-from pipeline.onnx.files import GENAI_CONFIG, MODEL_FILE, check_model, load_model, model_bytes, save_model
-from pipeline.onnx.genai_config import genai_config
+from pipeline.formats.onnx.files import (
+    GENAI_CONFIG,
+    MODEL_FILE,
+    check_model,
+    load_model,
+    model_bytes,
+    save_model,
+)
+from pipeline.formats.onnx.genai_config import genai_config
 from pipeline.progress import human_bytes, log
 
 STAGE = "export_onnx"

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.onnx.files import DATA_FILE, GENAI_CONFIG, load_model
+from pipeline.formats.onnx.files import DATA_FILE, GENAI_CONFIG, load_model
 
 
 def describe_onnx(model_dir: Path) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from pipeline.corpus import TRAIN_FILE, read_texts, sentences
 from pipeline.evaluate import decoder_windows
-from pipeline.onnx.feeds import DecoderIO, encoder_feeds, graph_inputs
-from pipeline.onnx.files import MODEL_FILE
-from pipeline.onnx.variants import PassContext
+from pipeline.formats.onnx.context import PassContext
+from pipeline.formats.onnx.feeds import DecoderIO, encoder_feeds, graph_inputs
+from pipeline.formats.onnx.files import MODEL_FILE
 
 
 class CorpusReader(CalibrationDataReader):

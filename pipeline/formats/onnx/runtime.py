@@ -16,8 +16,8 @@ import numpy as np
 
 from pipeline import device as devices
 from pipeline.errors import ModelprepError
-from pipeline.onnx.feeds import DecoderIO, encoder_feeds
-from pipeline.onnx.files import MODEL_FILE
+from pipeline.formats.onnx.feeds import DecoderIO, encoder_feeds
+from pipeline.formats.onnx.files import MODEL_FILE
 from pipeline.progress import log
 from pipeline.runtimes.base import Runtime, piece_by_offset
 from pipeline.runtimes.pooling import pool, pooling_mode

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import atomic_path
 from pipeline.progress import human_bytes, log
 from pipeline.subprocess_tail import run_tool
 from pipeline.toolchain import llama_cpp_tree
@@ -23,19 +22,19 @@ def _error_line(tail: list[str]) -> str:
     return tail[-1].strip() if tail else "no output"
 
 
-def convert_to_gguf(hf_dir: Path, outtype: str, out_path: Path) -> None:
+def convert_to_gguf(hf_dir: Path, outtype: str, out_path: Path, final_path: Path) -> None:
+    """Write `out_path` (a temporary path of the stage's output `final_path`, which the log names)."""
     tree = llama_cpp_tree()
     architectures = json.loads((hf_dir / "config.json").read_text(encoding="utf-8")).get("architectures", [])
     log(STAGE, f"{hf_dir} ({', '.join(architectures) or 'no architecture named'}) -> {outtype} GGUF")
-    with atomic_path(out_path) as tmp:
-        code, tail = run_tool(
-            [sys.executable, str(tree / "convert_hf_to_gguf.py"), str(hf_dir),
-             "--outtype", outtype, "--outfile", str(tmp)],
-            # The converter's gguf-py from the same llama.cpp commit, not whatever `gguf` is installed.
-            env_extra={"PYTHONPATH": str(tree / "gguf-py")},
-        )
-        if code != 0:
-            raise ModelprepError(hf_dir / "config.json",
-                                 f"llama.cpp's converter failed for architecture {'/'.join(architectures) or '?'}: "
-                                 f"{_error_line(tail)}")
-    log(STAGE, f"wrote {out_path} ({human_bytes(out_path.stat().st_size)})")
+    code, tail = run_tool(
+        [sys.executable, str(tree / "convert_hf_to_gguf.py"), str(hf_dir),
+         "--outtype", outtype, "--outfile", str(out_path)],
+        # The converter's gguf-py from the same llama.cpp commit, not whatever `gguf` is installed.
+        env_extra={"PYTHONPATH": str(tree / "gguf-py")},
+    )
+    if code != 0:
+        raise ModelprepError(hf_dir / "config.json",
+                             f"llama.cpp's converter failed for architecture {'/'.join(architectures) or '?'}: "
+                             f"{_error_line(tail)}")
+    log(STAGE, f"wrote {final_path} ({human_bytes(out_path.stat().st_size)})")

@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import atomic_path
-from pipeline.gguf.filetypes import file_type
+from pipeline.formats.gguf.filetypes import file_type
 from pipeline.progress import human_bytes, log
 
 STAGE = "quantize"
 
 
-def quantize_gguf(base: Path, type_name: str, out_path: Path, threads: int) -> float:
-    """Write `out_path` as `type_name`; return the seconds the quantizer took."""
+def quantize_gguf(base: Path, type_name: str, out_path: Path, final_path: Path, threads: int) -> float:
+    """Write `out_path` (a temporary path of the stage's output `final_path`, which the log names) as
+    `type_name`; return the seconds the quantizer took."""
     import llama_cpp
 
     target = file_type(type_name)
@@ -24,13 +24,12 @@ def quantize_gguf(base: Path, type_name: str, out_path: Path, threads: int) -> f
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = target.ftype
     params.nthread = threads
-    with atomic_path(out_path) as tmp:
-        start = time.monotonic()
-        code = llama_cpp.llama_model_quantize(str(base).encode(), str(tmp).encode(), ctypes.byref(params))
-        seconds = time.monotonic() - start
-        if code != 0:
-            raise ModelprepError(base, f"llama.cpp's quantizer failed with code {code} making {type_name}")
+    start = time.monotonic()
+    code = llama_cpp.llama_model_quantize(str(base).encode(), str(out_path).encode(), ctypes.byref(params))
+    seconds = time.monotonic() - start
+    if code != 0:
+        raise ModelprepError(base, f"llama.cpp's quantizer failed with code {code} making {type_name}")
     size_in, size_out = base.stat().st_size, out_path.stat().st_size
-    log(STAGE, f"{base.name} ({human_bytes(size_in)}) -> {type_name} {out_path} ({human_bytes(size_out)}) "
+    log(STAGE, f"{base.name} ({human_bytes(size_in)}) -> {type_name} {final_path} ({human_bytes(size_out)}) "
                f"in {seconds:.2f} s, {human_bytes(size_in / max(seconds, 1e-9))}/s")
     return seconds

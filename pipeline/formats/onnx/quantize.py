@@ -5,22 +5,31 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import ModelprepError, first_line
 from pipeline.fileio import atomic_path
-from pipeline.onnx.feeds import graph_inputs, is_decoder
-from pipeline.onnx.files import MODEL_FILE, check_model, copy_companions, load_model, model_bytes, save_model
-from pipeline.onnx.variants import ONNX_VARIANTS, PassContext
-from pipeline.params import ONNXSpec
+from pipeline.formats.onnx.context import PassContext
+from pipeline.formats.onnx.feeds import graph_inputs, is_decoder
+from pipeline.formats.onnx.files import (
+    MODEL_FILE,
+    check_model,
+    copy_companions,
+    load_model,
+    model_bytes,
+    save_model,
+)
+from pipeline.formats.onnx.passes import OnnxPass
 from pipeline.progress import human_bytes, log
 
 STAGE = "quantize_onnx"
 
 
-def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path, out_dir: Path) -> float:
-    """Write the variant directory `out_dir`; return the seconds from reading the base to writing
-    the variant, as llama.cpp's quantizer is timed."""
-    chosen = ONNX_VARIANTS[variant]
+def quantize_onnx(base_dir: Path, chosen: OnnxPass, settings: Any, external_min_bytes: int, corpus_dir: Path,
+                  out_dir: Path) -> float:
+    """Write the variant directory `out_dir` by the pass `chosen`; return the seconds from reading the base to
+    writing the variant, as llama.cpp's quantizer is timed."""
+    variant = chosen.name
     start = time.monotonic()
     model = load_model(base_dir)
     kind = "decoder" if is_decoder(graph_inputs(model)) else "encoder"
@@ -28,13 +37,13 @@ def quantize_onnx(base_dir: Path, variant: str, spec: ONNXSpec, corpus_dir: Path
     with (atomic_path(out_dir, directory=True) as tmp,
           tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.tmp-scratch-", dir=out_dir.parent) as scratch):
         try:
-            result = chosen.run(model, spec, PassContext(base_dir, kind, corpus_dir, Path(scratch)))
+            result = chosen.run(model, settings, PassContext(base_dir, kind, corpus_dir, Path(scratch)))
         except ModelprepError:
             raise
         except Exception as err:  # the quantizers raise assorted errors (ValueError, onnx, ORT, numpy)
             raise ModelprepError(base_dir / MODEL_FILE, f"{variant} quantizer failed: "
                                                         f"{type(err).__name__}: {first_line(err)[:300]}") from None
-        save_model(result, tmp, spec.external_data_min_mib * 2**20)
+        save_model(result, tmp, external_min_bytes)
         seconds = time.monotonic() - start
         check_model(tmp, f"{variant} quantization", out_dir)
         copy_companions(base_dir, tmp)

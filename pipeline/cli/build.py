@@ -1,0 +1,72 @@
+"""Commands about the build itself: the release table and page, params.yaml, artifacts, the index."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.layout import Layout
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipeline.index import released_manifests
+    from pipeline.params import load_params
+    from pipeline.report import format_table, release_rows
+    from pipeline.report_html import write_html_report
+
+    params, layout = load_params(args.params), Layout()
+    rows = release_rows(params, layout)
+    print(format_table(rows))
+    write_html_report(released_manifests(params, layout), Path(args.html))
+    print(f"\n{args.html}: the released variants as one page, with size-accuracy charts")
+    return 0 if all(r.gate == "PASS" and r.output != "not released yet" for r in rows) else 1
+
+
+def _check_params(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+
+    params = load_params(args.params)
+    by_format: dict[str, int] = {}
+    for variant in params.variants.values():
+        by_format[variant.format.name] = by_format.get(variant.format.name, 0) + 1
+    print(f"{args.params}: ok ({len(params.models)} models x {len(params.variants)} variants: "
+          + ", ".join(f"{count} {name.upper()}" for name, count in by_format.items()) + ")")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from pipeline import formats
+    from pipeline.fileio import dumps_json
+
+    path = Path(args.artifact)
+    print(dumps_json(formats.of_artifact(path).describe(path)), end="")
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from pipeline.index import write_index
+    from pipeline.params import load_params
+
+    layout = Layout()
+    rows = write_index(load_params(args.params), layout)
+    print(f"{layout.index_json} and {layout.index_parquet}: {len(rows)} released variants")
+    return 0
+
+
+def register(commands) -> None:
+    report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
+                                                "accuracy and gate, and write it as an HTML page; exit 1 if any "
+                                                "failed or is missing")
+    report.add_argument("--html", default=Layout().report_html.as_posix(),
+                        help="also write the released variants as a self-contained HTML page here "
+                             "(default: manifests/report.html)")
+    report.set_defaults(run=_report)
+    commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
+    describe = commands.add_parser("describe", help="print what an artifact holds: a GGUF file's tensor types, "
+                                                    "parameters and bits per weight, or an ONNX directory's opset, "
+                                                    "operators and weight types")
+    describe.add_argument("artifact", help="a variant folder (build/<model>/variants/<variant>), a .gguf file or an "
+                                           "ONNX directory")
+    describe.set_defaults(run=_describe)
+    commands.add_parser("index", help="write manifests/index.json and index.parquet: one row per released "
+                                      "variant").set_defaults(run=_index)

@@ -1,0 +1,96 @@
+"""Commands that get released variants out: signing, pinning to networks, publishing to a bucket."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.errors import ModelprepError
+from pipeline.layout import Layout
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from pipeline.index import released_manifests
+    from pipeline.manifest.document import Manifest
+    from pipeline.manifest.signing import load_key, public_key_text, sign_manifest
+    from pipeline.params import load_params
+
+    key, key_path = load_key(Path(args.key) if args.key else None, create=True)
+    paths = [Path(m) for m in args.manifests] or released_manifests(load_params(args.params), Layout())
+    for path in paths:
+        sign_manifest(Manifest.load(path), key)
+    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) with {key_path}, public key "
+          f"{public_key_text(key.public_key())}")
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.pin.run import pin_releases
+
+    params = load_params(args.params)
+    target = args.target or params.pin.target
+    manifests = [Path(m) for m in args.manifests] or None
+    pins = pin_releases(params, target, manifests, Path(args.secret_file) if args.secret_file else None,
+                        args.endpoint)
+    pending = [p for p in pins if p.status != "pinned"]
+    if target == "car":
+        print("nothing has been pinned to a network: the CAR files and CIDs are in build/*/package and manifests/")
+    else:
+        print(f"{len(pins) - len(pending)} package(s) pinned at {target}, {len(pending)} pending "
+              "(manifests/<model>/<variant>.pins.json)")
+    return 0
+
+
+def _arweave_wallet(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from pipeline.arweave.wallet import Wallet, new_jwk
+
+    path = Path(args.file)
+    if path.exists():
+        raise ModelprepError(path, "already exists; a wallet is never overwritten")
+    jwk = new_jwk()
+    # Created private (0600) before anything is written into it.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(jwk, handle)
+    print(f"{path}: new Arweave wallet, address {Wallet(jwk, path).address}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.publish import publish
+
+    uploaded, unchanged = publish(load_params(args.params), Layout())
+    print(f"published: {uploaded} uploaded, {unchanged} already there with the same sha256")
+    return 0
+
+
+def register(commands) -> None:
+    from pipeline.pin.secrets import SECRET_HELP
+    from pipeline.pin.targets import TARGETS
+
+    sign = commands.add_parser("sign", help="sign release manifests (Ed25519 over their bytes) into "
+                                            "<variant>.sig.json; the key: --key, $MODELPREP_SIGNING_KEY, or your "
+                                            "own ~/.config/modelprep/signing-key.pem, created on first use")
+    sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
+    sign.add_argument("--key", help="PEM file of an Ed25519 private key (PKCS#8, unencrypted)")
+    sign.set_defaults(run=_sign)
+    pin = commands.add_parser("pin", help="pin released packages to a network and record it in "
+                                          "manifests/<model>/<variant>.pins.json; a re-run skips what is pinned")
+    pin.add_argument("manifests", nargs="*", help="manifests to pin (default: every released variant)")
+    pin.add_argument("--target", choices=list(TARGETS), help="where to pin (default: params.yaml pin.target)")
+    pin.add_argument("--endpoint", help="the target's URL instead of params.yaml's (Kubo API, PSA endpoint or "
+                                        "Arweave gateway)")
+    pin.add_argument("--secret-file", help=SECRET_HELP)
+    pin.set_defaults(run=_pin)
+    wallet = commands.add_parser("arweave-wallet", help="write a new Arweave wallet (4096-bit RSA JWK, file mode "
+                                                        "0600) and print its address, e.g. for arlocal")
+    wallet.add_argument("file", help="the wallet file to create; never overwritten")
+    wallet.set_defaults(run=_arweave_wallet)
+    commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: bucket, "
+                                        "prefix and endpoint from MODELPREP_S3_BUCKET, MODELPREP_S3_PREFIX, "
+                                        "MODELPREP_S3_ENDPOINT; credentials from boto3's chain"
+                        ).set_defaults(run=_publish)

@@ -1,0 +1,54 @@
+"""Memory ONNX Runtime needs to serve an ONNX variant (CPU and CUDA execution providers).
+
+- weights: the model's bytes, plus the copies its GEMM kernels prepack (a fifth more on the examples);
+- KV cache: the exported past key/values in f32 for the tokens held, twice (past in, present out);
+- compute: its arena for one run's activations: the whole prompt in one call (no micro-batches),
+  attention scores and probabilities (2 x heads x tokens x span) or FFN (2 x FFN per token), and
+  the logits of every prompt position; the arena grows by doubling, so twice the live set;
+- overhead: session, kernel registry and graph.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.formats.onnx.runtime import BATCH as ENCODER_BATCH
+from pipeline.hardware.memory import (
+    CUDA_CONTEXT_BYTES,
+    F32,
+    Architecture,
+    Estimate,
+    Workload,
+)
+from pipeline.progress import MIB
+
+if TYPE_CHECKING:
+    from pipeline.evaluate import EvaluationSpec, PerformanceSpec
+
+
+class OnnxRuntimeMemory:
+    runtime = "onnxruntime"
+    PREPACK_SHARE = 0.2  # measured 0.17-0.24 of the weights on the example models
+    ARENA_GROWTH = 2
+    FIXED_OVERHEAD = 16 * MIB
+
+    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
+        loaded = weights + int(self.PREPACK_SHARE * weights)
+        if kind == "decoder":
+            kv = 2 * arch.layers * load.context * load.parallel * arch.kv_heads * arch.head_size * 2 * F32
+            tokens, span = load.prompt_tokens * load.parallel, load.prompt_tokens
+            logits = F32 * tokens * arch.vocabulary
+        else:
+            kv, logits = 0, 0
+            tokens, span = load.context * load.parallel, load.context
+        live = F32 * tokens * max(2 * arch.heads * span, 2 * arch.ffn_size) + logits
+        compute = self.ARENA_GROWTH * live
+        return Estimate(loaded, kv, compute, 0, self.FIXED_OVERHEAD, loaded + kv + compute + CUDA_CONTEXT_BYTES)
+
+    def validation_workload(self, kind: str, evaluation: EvaluationSpec, performance: PerformanceSpec) -> Workload:
+        """What the performance measurement runs (`runtime.py`: the prompt in one call, then one
+        token per call; sentences in batches of 32)."""
+        if kind == "decoder":
+            return Workload(context=performance.prompt_tokens + performance.new_tokens,
+                            prompt=performance.prompt_tokens)
+        return Workload(context=evaluation.max_sentence_tokens, parallel=ENCODER_BATCH)

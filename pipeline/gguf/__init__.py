@@ -1,1 +1,0 @@
-"""GGUF artifacts: conversion and quantization with llama.cpp's own tools."""

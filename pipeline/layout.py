@@ -1,0 +1,100 @@
+"""Where every build path lives, per model and variant: the one place that spells them.
+
+The stages, the release table, the index, the bench and the tests ask the layout; dvc.yaml spells
+the same paths for DVC, and `tests/test_layout.py` fails when the two differ. One rule for every
+format: a model's base artifact of format F is the folder `build/<model>/base/<F>/`, and a
+variant's artifact is the folder `build/<model>/variants/<variant>/`, holding exactly the files a
+node downloads (one GGUF file, or an ONNX directory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILD, METRICS, MANIFESTS, PLOTS = "build", "metrics", "manifests", "plots"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path = Path(".")
+
+    # Shared inputs ------------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Path:
+        return self.root / BUILD / "corpus"
+
+    def example(self, name: str) -> Path:
+        return self.root / BUILD / "examples" / name
+
+    # Per model ----------------------------------------------------------------------------------
+    def model(self, model: str) -> Path:
+        return self.root / BUILD / model
+
+    def hf(self, model: str) -> Path:
+        """The imported Hugging Face folder."""
+        return self.model(model) / "hf"
+
+    def source_record(self, model: str) -> Path:
+        return self.model(model) / "source.json"
+
+    def reference(self, model: str) -> Path:
+        return self.model(model) / "reference"
+
+    def base(self, model: str, fmt: str) -> Path:
+        """The unquantized artifact of format `fmt` every variant of that format is made from."""
+        return self.model(model) / "base" / fmt
+
+    def plot(self, model: str) -> Path:
+        return self.root / PLOTS / f"{model}.json"
+
+    def metrics_dir(self, model: str) -> Path:
+        return self.root / METRICS / model
+
+    # Per model x variant ------------------------------------------------------------------------
+    def artifact(self, model: str, variant: str) -> Path:
+        """The variant's folder: exactly the files its package holds besides the record."""
+        return self.model(model) / "variants" / variant
+
+    def metrics(self, model: str, variant: str) -> Path:
+        return self.metrics_dir(model) / f"{variant}.json"
+
+    def evaluation(self, model: str, variant: str) -> Path:
+        """How the variant's figures were measured (devices, evaluation data)."""
+        return self.model(model) / "evaluation" / f"{variant}.json"
+
+    def performance(self, model: str, variant: str) -> Path:
+        return self.model(model) / "performance" / f"{variant}.json"
+
+    def probes(self, model: str, variant: str) -> Path:
+        return self.model(model) / "probes" / f"{variant}.json"
+
+    def manifest(self, model: str, variant: str) -> Path:
+        return self.manifests / model / f"{variant}.json"
+
+    def car(self, model: str, variant: str) -> Path:
+        return self.model(model) / "package" / f"{variant}.car"
+
+    # What registries read -----------------------------------------------------------------------
+    @property
+    def manifests(self) -> Path:
+        return self.root / MANIFESTS
+
+    @property
+    def schema(self) -> Path:
+        return self.manifests / "schema"
+
+    @property
+    def index_json(self) -> Path:
+        return self.manifests / "index.json"
+
+    @property
+    def index_parquet(self) -> Path:
+        return self.manifests / "index.parquet"
+
+    @property
+    def report_html(self) -> Path:
+        return self.manifests / "report.html"
+
+
+REPO = Layout(Path(__file__).resolve().parent.parent)  # the source checkout this code runs from

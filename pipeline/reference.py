@@ -1,0 +1,39 @@
+"""The reference stage: the original model in PyTorch on the held-out inputs, once per model; every
+variant is scored against what it stores (`evaluate.Reference`)."""
+
+from __future__ import annotations
+
+from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
+from pipeline.device import resolve_device
+from pipeline.evaluate import (
+    EvaluationSpec,
+    decoder_windows,
+    reference_outputs,
+    write_reference,
+)
+from pipeline.fileio import read_json
+from pipeline.layout import Layout
+from pipeline.progress import log
+from pipeline.runtimes.torch_hf import TorchReference, torch_cuda_build
+
+
+def build_reference(model: str, spec: EvaluationSpec, layout: Layout) -> None:
+    stage = f"reference {model}"
+    hf_dir, corpus_dir = layout.hf(model), layout.corpus
+    kind = read_json(layout.source_record(model))["kind"]
+    texts = read_texts(corpus_dir, EVAL_FILE)
+    if kind == "decoder":
+        inputs = decoder_windows(hf_dir, texts, spec.window, spec.min_tokens)
+    else:
+        inputs = sentences(texts, spec.sentences)
+    device = resolve_device(spec.device, "PyTorch", torch_cuda_build())
+    runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens)
+    outputs = reference_outputs(runtime, kind, inputs, stage)
+    record = {
+        "corpus": {"file": (corpus_dir / EVAL_FILE).as_posix(), "sha256": corpus_sha256(corpus_dir, EVAL_FILE)},
+        "parameters": runtime.parameters(),
+        "runtime": runtime.info(),
+    }
+    runtime.close()
+    write_reference(layout.reference(model), kind, inputs, outputs, record)
+    log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}")

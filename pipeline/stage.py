@@ -1,0 +1,32 @@
+"""What every DVC stage script shares: its command line (`--model`, `--variant`, `--format`), params.yaml
+and the build layout, and one clear error line instead of a traceback.
+
+Stages name only what they work on; every path comes from the layout (`pipeline/layout.py`), which
+dvc.yaml spells the same way (tests/test_layout.py checks it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from pipeline.errors import run_guarded
+from pipeline.layout import Layout
+from pipeline.settings import SettingsFile
+
+ARGUMENTS = {
+    "model": "model name under `models` in params.yaml",
+    "variant": "variant name, e.g. Q4_0 or onnx-int8",
+    "format": "artifact format, e.g. gguf or onnx",
+}
+
+
+def run_stage(description: str, names: tuple[str, ...], action: Callable[..., object]) -> None:
+    """Parse `--<name>` for each of `names`, then call action(settings, layout, **those values) and exit
+    with its status."""
+    parser = argparse.ArgumentParser(description=description)
+    for name in names:
+        parser.add_argument(f"--{name}", required=True, help=ARGUMENTS[name])
+    args = vars(parser.parse_args())
+    sys.exit(run_guarded(lambda: action(SettingsFile.load(), Layout(), **args)))

@@ -149,8 +149,11 @@ def _score_decoder(candidate: Runtime, reference: Reference, stage: str) -> dict
         if logits.shape != ref_lp.shape:
             raise ModelprepError(stage, f"candidate gives logits of shape {logits.shape}, reference {ref_lp.shape}")
         cand_lp = log_softmax(logits)
-        ref_lp = ref_lp.astype(np.float64)
-        klds.append((np.exp(ref_lp) * (ref_lp - cand_lp)).sum(axis=-1))
+        # The stored float32 log-probabilities, renormalized in float64: rounded to float32 they no
+        # longer sum to one, and a KL divergence between two not-quite-distributions can come out
+        # below zero (it did, -3.8e-10, for an exact export). What remains is float64 rounding.
+        ref_lp = log_softmax(np.asarray(ref_lp))
+        klds.append(np.maximum((np.exp(ref_lp) * (ref_lp - cand_lp)).sum(axis=-1), 0.0))
         same_top1 += int((ref_lp.argmax(-1) == cand_lp.argmax(-1)).sum())
         targets = window[1:, None]
         nll_candidate -= np.take_along_axis(cand_lp, targets, axis=-1).sum()

@@ -1,11 +1,13 @@
 """Release packages: a variant's files and its release record, as one content-addressed directory.
 
-The package is the directory `ipfs add -r` would see: the artifact's files under fixed names (the
-GGUF file, or every file of the ONNX directory) and `modelprep.json`, the release record. It is
-never copied on disk: its DAG is built from the files where they are, and its blocks go to a CAR
-file (CIDv1, profile unixfs-v1-2025). The manifest in `manifests/` is that record plus a `content`
-block: the package's and every file's CIDv1 and CIDv0 and the CAR; so the record inside the package
-is the manifest without `content`. Where it is pinned is recorded beside it (`pin/pins_file.py`).
+The package is the directory `ipfs add -r` would see: the variant folder's files and
+`modelprep.json`, the release record. It is never copied on disk: its DAG is built from the files
+where they are. Each file is read once for its sha256 and both CIDs together (`digest_files`: the
+hash and one importer per Kubo profile are fed the same bytes), and the CAR's size and block count
+come from that pass too, so the CAR itself is written only when something needs it (`write_car`,
+for a pin). The manifest in `manifests/` is the record plus a `content` block: the package's and
+every file's CIDv1 and CIDv0 and the CAR's size; so the record inside the package is the manifest
+without its manifest-only blocks. Where it is pinned is recorded beside it (`pin/pins_file.py`).
 A `Release` is one released variant's package as its manifest describes it: what pin targets
 upload and `verify` re-hashes.
 """
@@ -14,71 +16,105 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pipeline.errors import ModelprepError
-from pipeline.fileio import atomic_path, dumps_json, sha256_file
-from pipeline.ipfs.car import CarWriter
-from pipeline.ipfs.directory import add_stream, directory_node
-from pipeline.ipfs.layout import BlockSink, DagNode
+from pipeline.fileio import atomic_path, dumps_json
+from pipeline.ipfs.car import CarWriter, car_roots
+from pipeline.ipfs.directory import directory_node
+from pipeline.ipfs.layout import BlockSink, DagNode, FileBuilder
 from pipeline.ipfs.profiles import PROFILES, Profile
+from pipeline.layout import Layout
 from pipeline.manifest.document import Manifest
+from pipeline.progress import ByteProgress
 
 RECORD_FILE = "modelprep.json"
 V1, V0 = PROFILES["unixfs-v1-2025"], PROFILES["unixfs-v0-2015"]
-Opener = Callable[[], io.BufferedIOBase]
+READ = 1 << 20  # bytes per read: each read feeds the hash and both importers
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
     return dumps_json(record).encode("utf-8")
 
 
-def _tree(entries: dict[str, Opener], profile: Profile, sink: BlockSink | None, nodes: dict[str, DagNode],
-          prefix: str = "") -> DagNode:
-    """The directory DAG of `entries` (names with `/` are nested), recording every file's node."""
+@dataclass(frozen=True)
+class FileDigest:
+    """One file as the package knows it, from one read: sha256, size and its node under each profile."""
+
+    sha256: str
+    size: int
+    v1: DagNode
+    v0: DagNode
+
+
+def digest_stream(stream: BinaryIO, sink_v1: BlockSink | None = None,
+                  progress: ByteProgress | None = None) -> FileDigest:
+    sha256, v1, v0, size = hashlib.sha256(), FileBuilder(V1, sink_v1), FileBuilder(V0, None), 0
+    while data := stream.read(READ):
+        sha256.update(data)
+        v1.update(data)
+        v0.update(data)
+        size += len(data)
+        if progress:
+            progress.advance(len(data))
+    return FileDigest(sha256.hexdigest(), size, v1.finish(), v0.finish())
+
+
+def digest_files(files: dict[str, Path], sink_v1: BlockSink | None = None, what: str = "hashing") \
+        -> dict[str, FileDigest]:
+    """Every file read once; CIDv1 blocks go to `sink_v1` as they are made."""
+    progress = ByteProgress("package", what, sum(path.stat().st_size for path in files.values()))
+    digests = {}
+    for name, path in files.items():
+        with open(path, "rb") as stream:
+            digests[name] = digest_stream(stream, sink_v1, progress)
+    progress.finish()
+    return digests
+
+
+def _directory(nodes: dict[str, DagNode], profile: Profile, sink: BlockSink | None) -> DagNode:
+    """The directory DAG over file nodes named by package path (names with `/` are nested)."""
     children: dict[str, DagNode] = {}
-    folders: dict[str, dict[str, Opener]] = {}
-    for name, opener in entries.items():
+    folders: dict[str, dict[str, DagNode]] = {}
+    for name, node in nodes.items():
         head, _, rest = name.partition("/")
         if rest:
-            folders.setdefault(head, {})[rest] = opener
+            folders.setdefault(head, {})[rest] = node
         else:
-            with opener() as stream:
-                children[head] = add_stream(stream, profile, sink)
-            nodes[prefix + head] = children[head]
+            children[head] = node
     for head, inner in folders.items():
-        children[head] = _tree(inner, profile, sink, nodes, f"{prefix}{head}/")
+        children[head] = _directory(inner, profile, sink)
     return directory_node(list(children.items()), profile, sink)
 
 
-def package_dag(files: dict[str, Path], record: dict[str, Any], profile: Profile,
-                sink: BlockSink | None = None) -> tuple[DagNode, dict[str, DagNode]]:
-    """The package's root node under `profile`, and the node of every file in it (by package name)."""
-    encoded = record_bytes(record)
-    entries: dict[str, Opener] = {name: (lambda path=path: open(path, "rb")) for name, path in files.items()}
-    entries[RECORD_FILE] = lambda: io.BytesIO(encoded)
-    nodes: dict[str, DagNode] = {}
-    return _tree(entries, profile, sink, nodes), nodes
+def package_roots(digests: dict[str, FileDigest], record: dict[str, Any],
+                  sink_v1: BlockSink | None = None) -> tuple[dict[str, FileDigest], DagNode, DagNode]:
+    """The record's digest joins the files'; (every file's digest, the package root under V1 and V0)."""
+    digests = {**digests, RECORD_FILE: digest_stream(io.BytesIO(record_bytes(record)), sink_v1)}
+    return (digests, _directory({n: d.v1 for n, d in digests.items()}, V1, sink_v1),
+            _directory({n: d.v0 for n, d in digests.items()}, V0, None))
 
 
-def package_content(files: dict[str, Path], record: dict[str, Any], car: Path, root: Path) -> dict[str, Any]:
-    """CIDs of the package and its files under both profiles; writes the package's CAR (CIDv1)."""
-    with atomic_path(car) as tmp, open(tmp, "wb") as handle:
-        writer = CarWriter(handle, V1.cid_version)
-        package_v1, nodes_v1 = package_dag(files, record, V1, writer.add)
-        writer.finish(package_v1.cid)
-    package_v0, nodes_v0 = package_dag(files, record, V0)
+def package_content(digests: dict[str, FileDigest], record: dict[str, Any], car: CarWriter) -> dict[str, Any]:
+    """The manifest's `content` block; `car` has counted the files' CIDv1 blocks and counts the rest."""
+    digests, root_v1, root_v0 = package_roots(digests, record, car.add)
     return {
-        "car": {"blocks": writer.blocks, "path": car.resolve().relative_to(root).as_posix(),
-                "sha256": sha256_file(car), "size": car.stat().st_size},
-        "files": {name: {"cid_v0": str(nodes_v0[name].cid), "cid_v1": str(nodes_v1[name].cid)}
-                  for name in sorted(nodes_v1)},
-        "package": {"cid_v0": str(package_v0.cid), "cid_v1": str(package_v1.cid), "record_file": RECORD_FILE,
-                    "size": package_v1.tsize},
+        "car": {"blocks": car.blocks, "size": car.size},
+        "files": {name: {"cid_v0": str(d.v0.cid), "cid_v1": str(d.v1.cid)} for name, d in sorted(digests.items())},
+        "package": {"cid_v0": str(root_v0.cid), "cid_v1": str(root_v1.cid), "record_file": RECORD_FILE,
+                    "size": root_v1.tsize},
     }
+
+
+def write_car(files: dict[str, Path], record: dict[str, Any], out: Path) -> tuple[str, int]:
+    """The package's CAR (CIDv1 blocks), read from the files again; its root CID and block count."""
+    with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+        writer = CarWriter(handle, V1.cid_version)
+        _, root, _ = package_roots(digest_files(files, writer.add, f"CAR {out.name}"), record, writer.add)
+        writer.finish(root.cid)
+    return str(root.cid), writer.blocks
 
 
 @dataclass(frozen=True)
@@ -101,9 +137,11 @@ class Release:
     model: str
     variant: str
     manifest: Path
+    record: dict[str, Any]
     cid_v1: str
     cid_v0: str
-    car: Path
+    car: Path  # where its CAR is written when a pin needs one
+    car_size: int
     files: tuple[PackageFile, ...]
 
     @property
@@ -122,8 +160,18 @@ class Release:
         encoded = record_bytes(manifest.record)
         files.append(PackageFile(RECORD_FILE, hashlib.sha256(encoded).hexdigest(), len(encoded),
                                  content.files[RECORD_FILE]["cid_v1"], None, encoded))
-        return cls(manifest.model, manifest.variant, manifest.path, content.cid_v1, content.cid_v0, content.car.path,
-                   tuple(files))
+        return cls(manifest.model, manifest.variant, manifest.path, manifest.record, content.cid_v1, content.cid_v0,
+                   Layout().car(manifest.model, manifest.variant), content.car_size, tuple(files))
+
+    def ensure_car(self) -> Path:
+        """The package's CAR, written from the local files unless this package's CAR is already there."""
+        if not (self.car.is_file() and self.car.stat().st_size == self.car_size and car_roots(self.car) == [
+                self.cid_v1]):
+            root, _ = write_car({f.name: f.path for f in self.files if f.path}, self.record, self.car)
+            if root != self.cid_v1:
+                raise ModelprepError(self.manifest, f"the local files give package {root}, the manifest says "
+                                                    f"{self.cid_v1}: rebuild, or verify what changed")
+        return self.car
 
 
 def artifact_files(manifest: Manifest) -> dict[str, Path]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import EvaluationSpec, PerformanceSpec, read_performance
-from pipeline.fileio import read_json, sha256_file, write_json
+from pipeline.fileio import read_json, write_json
 from pipeline.formats.base import Variant
 from pipeline.gates import check_gate, gate_dict, gate_of, read_gates
 from pipeline.hardware.gpus import fitting_gpus
@@ -28,13 +28,14 @@ from pipeline.hardware.memory import (
     memory_record,
     read_memory_spec,
 )
+from pipeline.ipfs.car import CarWriter
 from pipeline.kinds import KINDS
 from pipeline.layout import Layout
 from pipeline.manifest.deployment import DeploymentSpec
 from pipeline.manifest.describe import architecture, file_role
 from pipeline.manifest.document import CONTENT, MEASURED, PROBES
 from pipeline.manifest.schema import check_manifest
-from pipeline.package import package_content
+from pipeline.package import V1, digest_files, package_content
 from pipeline.progress import log
 from pipeline.settings import Reader, SettingsFile
 from pipeline.sources import ModelSpec, pick_model, read_models
@@ -45,7 +46,8 @@ from pipeline.toolchain import tool_versions
 # 4: `deployment`, the pre-deployment checklist from params.yaml.
 # 5: every file's `role` and `media_type`; `architecture` from the model's config.json.
 # 6: `identity`, `runtimes`, `memory`, `gpu_fit`; the manifest adds `probes` and `measured`.
-RECORD_VERSION = 6
+# 7: `content.car` gives the CAR's size and blocks (it is written when a pin needs it, not at release).
+RECORD_VERSION = 7
 STAGE = "release"
 
 
@@ -133,6 +135,8 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
     fmt, artifact = variant.format, layout.artifact(model, variant.name)
     root = layout.root.resolve()
     files = fmt.files(artifact)
+    car = CarWriter(None, V1.cid_version)  # counts the package's CAR, which `modelprep pin` writes if needed
+    digests = digest_files(files, car.add, f"{model} {variant.name}: sha256 and CIDs")
     config = layout.hf(model) / "config.json"
     record = {
         "accuracy": {**metrics["accuracy"], "gate": gate_dict(s.gate, kind), "passed": True},
@@ -141,9 +145,9 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
         "deployment": dataclasses.asdict(s.deployment),
         "device": run["device"],
         "evaluation": run["evaluation"],
-        "files": [{"media_type": media_type, "path": name, "role": role, "sha256": sha256_file(path),
-                   "size": path.stat().st_size}
-                  for name, path in files.items() for role, media_type in [file_role(name, fmt)]],
+        "files": [{"media_type": media_type, "path": name, "role": role, "sha256": digests[name].sha256,
+                   "size": digests[name].size}
+                  for name in files for role, media_type in [file_role(name, fmt)]],
         "format": fmt.name,
         fmt.name: fmt.describe(artifact),
         "quantization": fmt.quantization(variant),
@@ -157,11 +161,10 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
     weights = metrics["size"]["bytes"]
     disk = sum(entry["size"] for entry in record["files"])
     record.update(identity=identity(s, record), **hardware(variant, s, record, weights, disk, config))
-    car = layout.car(model, variant.name)
-    content = package_content(files, record, car, root)
+    content = package_content(digests, record, car)
     manifest = {**record, CONTENT: content, PROBES: read_json(layout.probes(model, variant.name)),
                 MEASURED: measured(variant, s, record, weights, layout.performance(model, variant.name))}
     check_manifest(manifest, out)
     write_json(out, manifest)
-    log(STAGE, f"{model} {variant.name}: released, record {out}; package {content['package']['cid_v1']} written to "
-               f"{car} ({content['car']['blocks']} blocks); not pinned to any network")
+    log(STAGE, f"{model} {variant.name}: released, record {out}; package {content['package']['cid_v1']} "
+               f"({content['car']['blocks']} blocks); not pinned to any network")

@@ -1,7 +1,8 @@
 """`modelprep verify MANIFEST`: the local package against everything its manifest records.
 
-Every file of the variant is re-hashed (sha256) and re-added (CIDv1 and CIDv0), the package CIDs are
-rebuilt from those files and the record, and the CAR file is re-hashed block by block. With
+Every file of the variant is re-hashed (sha256) and re-added (CIDv1 and CIDv0) in one read, the
+package CIDs and its CAR's size are rebuilt from those files and the record, and a CAR written for
+a pin is re-hashed block by block. With
 `--remote`, every file is read back from where it is pinned (or from an IPFS gateway) and re-hashed
 the same way. One flipped byte anywhere fails, naming the file.
 """
@@ -9,19 +10,18 @@ the same way. One flipped byte anywhere fails, naming the file.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.checks import Check
 from pipeline.errors import ModelprepError
-from pipeline.fileio import sha256_file
-from pipeline.ipfs.car import verify_car
-from pipeline.ipfs.directory import add_stream
-from pipeline.manifest.document import CarFile, Manifest
+from pipeline.ipfs.car import CarWriter, verify_car
+from pipeline.ipfs.layout import FileBuilder
+from pipeline.layout import Layout
+from pipeline.manifest.document import Manifest
 from pipeline.manifest.schema import validation_errors
 from pipeline.manifest.signing import check_signature
-from pipeline.package import V0, V1, Release, artifact_files, package_dag
+from pipeline.package import V1, Release, artifact_files, digest_files, package_roots
 from pipeline.pin.gateway import Gateway
 from pipeline.pin.pins_file import current_pins
 from pipeline.pin.targets import PinSpec, make_target
@@ -40,73 +40,56 @@ def document_checks(manifest: Manifest) -> list[Check]:
             Check("signature", *check_signature(manifest))]
 
 
+def _matches(item: str, found: str, recorded: str) -> Check:
+    return Check(item, found == recorded, found + ("" if found == recorded else f", recorded {recorded}"))
+
+
 def content_checks(manifest: Manifest) -> list[Check]:
-    """The local build against the manifest: every file's sha256 and CIDs, the package CIDs and the CAR."""
+    """The local build against the manifest: every file's sha256 and CIDs (one read each), the package CIDs,
+    the CAR's size, and the CAR itself where one was written for a pin."""
     files, content = artifact_files(manifest), manifest.content
+    car = CarWriter(None, V1.cid_version)
+    digests, root_v1, root_v0 = package_roots(digest_files(files, car.add, f"verifying {manifest.label}"),
+                                              manifest.record, car.add)
     checks = []
     for entry in manifest.files:
-        path = files[entry.path]
-        sha256, size = sha256_file(path), path.stat().st_size
-        ok = sha256 == entry.sha256 and size == entry.size
-        detail = "sha256 and size match" if ok else f"sha256 {sha256} ({size} bytes), recorded {entry.sha256}"
-        checks.append(Check(f"{entry.path} ({path})", ok, detail))
-    for profile, key in ((V1, "cid_v1"), (V0, "cid_v0")):
-        root, nodes = package_dag(files, manifest.record, profile)
-        for name, node in sorted(nodes.items()):
-            recorded = content.files[name][key]
-            checks.append(Check(f"{name} {key}", str(node.cid) == recorded,
-                                f"{node.cid}" + ("" if str(node.cid) == recorded else f", recorded {recorded}")))
-        recorded = getattr(content, key)
-        checks.append(Check(f"package {key}", str(root.cid) == recorded,
-                            f"{root.cid}" + ("" if str(root.cid) == recorded else f", recorded {recorded}")))
-    checks.append(_check_car(content.car, content.cid_v1))
+        found = digests[entry.path]
+        ok = (found.sha256, found.size) == (entry.sha256, entry.size)
+        checks.append(Check(f"{entry.path} ({files[entry.path]})", ok, "sha256 and size match" if ok else
+                            f"sha256 {found.sha256} ({found.size} bytes), recorded {entry.sha256}"))
+    for name, found in sorted(digests.items()):
+        checks += [_matches(f"{name} cid_v1", str(found.v1.cid), content.files[name]["cid_v1"]),
+                   _matches(f"{name} cid_v0", str(found.v0.cid), content.files[name]["cid_v0"])]
+    checks += [_matches("package cid_v1", str(root_v1.cid), content.cid_v1),
+               _matches("package cid_v0", str(root_v0.cid), content.cid_v0),
+               _matches("CAR blocks and size", f"{car.blocks} blocks, {car.size} bytes",
+                        f"{content.car_blocks} blocks, {content.car_size} bytes")]
+    written = Layout().car(manifest.model, manifest.variant)
+    if written.is_file():
+        checks.append(_check_car(written, content.cid_v1))
     return checks
 
 
-def _check_car(car: CarFile, package_cid: str) -> Check:
-    item = car.path.as_posix()
-    if not car.path.is_file():
-        return Check(item, False, "CAR file missing here")
-    if sha256_file(car.path) != car.sha256:
-        return Check(item, False, "CAR file's sha256 differs from the recorded one")
+def _check_car(path: Path, package_cid: str) -> Check:
     try:
-        root, blocks = verify_car(car.path)
+        root, blocks = verify_car(path)
     except ModelprepError as err:
-        return Check(item, False, str(err))
-    return Check(item, str(root) == package_cid, f"{blocks} blocks re-hashed, root {root}")
-
-
-class _ChunkReader(io.RawIOBase):
-    """A stream over an iterator of byte chunks, hashing (sha256) and counting what passes through."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self.chunks, self.buffer = chunks, b""
-        self.sha256, self.size = hashlib.sha256(), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer += chunk
-        out, self.buffer = (self.buffer, b"") if size < 0 else (self.buffer[:size], self.buffer[size:])
-        self.sha256.update(out)
-        self.size += len(out)
-        return out
+        return Check(path.as_posix(), False, str(err))
+    return Check(path.as_posix(), str(root) == package_cid, f"{blocks} blocks re-hashed, root {root}")
 
 
 def _check_remote(release: Release, source: str, open_file: Callable[[str], Iterator[bytes]]) -> list[Check]:
     checks = []
     for entry in release.files:
-        reader = _ChunkReader(open_file(entry.name))
-        cid = str(add_stream(reader, V1).cid)
-        sha256 = reader.sha256.hexdigest()
-        ok = (sha256, reader.size, cid) == (entry.sha256, entry.size, entry.cid_v1)
+        sha256, builder, size = hashlib.sha256(), FileBuilder(V1, None), 0
+        for chunk in open_file(entry.name):
+            sha256.update(chunk)
+            builder.update(chunk)
+            size += len(chunk)
+        cid, digest = str(builder.finish().cid), sha256.hexdigest()
+        ok = (digest, size, cid) == (entry.sha256, entry.size, entry.cid_v1)
         detail = ("sha256, size and CIDv1 match" if ok else
-                  f"came back as {reader.size} bytes, sha256 {sha256}, CIDv1 {cid}; recorded {entry.size} bytes, "
+                  f"came back as {size} bytes, sha256 {digest}, CIDv1 {cid}; recorded {entry.size} bytes, "
                   f"sha256 {entry.sha256}, CIDv1 {entry.cid_v1}")
         checks.append(Check(f"{entry.name} from {source}", ok, detail))
     return checks

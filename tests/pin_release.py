@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.fileio import sha256_file, write_json
+from pipeline.fileio import write_json
+from pipeline.ipfs.car import CarWriter
 from pipeline.manifest.document import CONTENT
-from pipeline.package import package_content
+from pipeline.package import V1, digest_files, package_content
 from pipeline.params import load_params
 from tests.project import REPO
 
@@ -21,10 +22,12 @@ def make_release(root: Path, variant: str = "v1", sizes: dict[str, int] | None =
     for name, size in sizes.items():
         (artifact / name).write_bytes(os.urandom(size))
     files = {path.name: path for path in sorted(artifact.iterdir())}
+    car = CarWriter(None, V1.cid_version)
+    digests = digest_files(files, car.add)
     record = {"artifact": f"build/toy/{variant}", "format": "toy", "kind": "decoder", "model": "toy",
               "variant": variant, "record_version": 3,
-              "files": [{"path": n, "sha256": sha256_file(p), "size": p.stat().st_size} for n, p in files.items()]}
-    content = package_content(files, record, root / f"build/toy/{variant}.car", root)
+              "files": [{"path": n, "sha256": d.sha256, "size": d.size} for n, d in digests.items()]}
+    content = package_content(digests, record, car)
     manifest = root / "manifests/toy" / f"{variant}.json"
     write_json(manifest, {**record, CONTENT: content})
     return Path("manifests/toy") / f"{variant}.json"

@@ -25,7 +25,7 @@ def broken(manifest, change):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5, 6)"),
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5, 6, 7)"),
     (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
     (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
     (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
@@ -54,9 +54,9 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 
 
 def test_readme_field_table_is_generated_from_the_schema():
-    assert field_docs(6) in (REPO / "README.md").read_text()
-    assert "| `architecture` | yes | Architecture figures" in field_docs(6)
-    assert "| `memory` | yes | Memory per serving profile" in field_docs(6)
+    assert field_docs(7) in (REPO / "README.md").read_text()
+    assert "| `architecture` | yes | Architecture figures" in field_docs(7)
+    assert "| `memory` | yes | Memory per serving profile" in field_docs(7)
 
 
 def test_files_have_roles_and_the_architecture_is_the_configs(built):

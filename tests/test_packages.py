@@ -4,6 +4,7 @@ every block, `modelprep verify` catches any changed byte, and the index lists ev
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pyarrow.parquet as pq
@@ -17,8 +18,8 @@ from cryptography.hazmat.primitives.serialization import (
 from pipeline.fileio import dumps_json
 from pipeline.ipfs.directory import add_path
 from pipeline.layout import Layout
-from pipeline.manifest.document import CONTENT, MANIFEST_ONLY
-from pipeline.package import RECORD_FILE, V0, V1
+from pipeline.manifest.document import CONTENT, MANIFEST_ONLY, Manifest
+from pipeline.package import RECORD_FILE, Release, V0, V1
 from tests.project import BIN, run
 
 RELEASES = [(m, v) for m in ("tiny-llama", "all-minilm-l6-v2")
@@ -49,11 +50,21 @@ def test_package_cids_are_those_of_the_package_directory(built, tmp_path):
         assert set(content) == {"car", "files", "package"}  # pins are recorded beside the manifest
 
 
-def test_every_car_holds_its_package(built):
+def test_every_car_is_its_package_as_the_manifest_counted_it(built, monkeypatch):
+    """The release stage counts each package's CAR (size, blocks) without writing it; written when a pin
+    needs it, from the package files, it is that CAR."""
+    monkeypatch.chdir(built)
     for model, variant in RELEASES:
         content = manifest(built, model, variant)[CONTENT]
-        checked = run([str(BIN / "modelprep"), "car-verify", content["car"]["path"]], cwd=built).stdout
+        car = Release.of(Manifest.load(f"manifests/{model}/{variant}.json")).ensure_car()
+        assert car.stat().st_size == content["car"]["size"]
+        checked = run([str(BIN / "modelprep"), "car-verify", str(car)], cwd=built).stdout
         assert f"root {content['package']['cid_v1']}, {content['car']['blocks']} blocks" in checked
+
+
+def replace_bytes(path, data: bytes) -> None:
+    path.with_name(path.name + ".tmp").write_bytes(data)
+    os.replace(path.with_name(path.name + ".tmp"), path)
 
 
 def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
@@ -67,10 +78,11 @@ def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
     assert "FAIL" not in result.stdout and result.stdout.count("ok  ") >= 2 * 9 + 9 + 2
     original = path.read_bytes()
     try:
-        path.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
+        # Replaced, not written in place: the workspace file may be a hard link into the DVC cache.
+        replace_bytes(path, original[:100] + bytes([original[100] ^ 1]) + original[101:])
         failed = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
     finally:
-        path.write_bytes(original)
+        replace_bytes(path, original)
     assert failed.returncode == 1
     bad = [line for line in failed.stdout.splitlines() if line.startswith("FAIL")]
     assert bad and all("tokenizer.json" in line or "package" in line for line in bad)

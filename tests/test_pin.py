@@ -7,6 +7,8 @@ import json
 import pytest
 
 from pipeline.errors import ModelprepError
+from pipeline.manifest.document import Manifest
+from pipeline.package import Release
 from pipeline.pin.pins_file import pins_path, read_pins
 from pipeline.pin.run import pin_releases
 from tests.pin_release import make_release, pin_params, verify_remotely
@@ -64,8 +66,8 @@ def test_kubo_answering_another_cid_is_a_hard_failure(release, kubo):
     assert not pins_path(release).exists()
 
 
-def test_kubo_rejects_a_corrupted_car_and_nothing_is_recorded(release, kubo, tmp_path):
-    car = tmp_path / "build/toy/v1.car"
+def test_kubo_rejects_a_corrupted_car_and_nothing_is_recorded(release, kubo):
+    car = Release.of(Manifest.load(release)).ensure_car()  # what the pin would write, then damaged
     data = bytearray(car.read_bytes())
     data[-100] ^= 1  # a byte inside the last block
     car.write_bytes(bytes(data))

@@ -31,27 +31,35 @@ def _header(root: CID) -> bytes:
 
 
 class CarWriter:
-    def __init__(self, handle: BinaryIO, cid_version: int):
+    """Writes a CAR to `handle`, or with none only counts its blocks and bytes (a CAR's size is known
+    without writing it)."""
+
+    def __init__(self, handle: BinaryIO | None, cid_version: int):
         self.handle = handle
         self.header_size = len(_header(CID(cid_version, DAG_PB, bytes(32))))
-        handle.write(bytes(self.header_size))
+        if handle:
+            handle.write(bytes(self.header_size))
         self.seen: set[bytes] = set()
-        self.blocks = 0
+        self.blocks, self.size = 0, self.header_size
 
     def add(self, cid: CID, block: bytes) -> None:
         key = bytes(cid)
         if key in self.seen:  # identical chunks are one block
             return
         self.seen.add(key)
-        self.handle.write(varint(len(key) + len(block)) + key + block)
+        section = varint(len(key) + len(block)) + key + block
+        if self.handle:
+            self.handle.write(section)
         self.blocks += 1
+        self.size += len(section)
 
     def finish(self, root: CID) -> None:
         header = _header(root)
         if len(header) != self.header_size:
             raise ValueError("root CID version differs from the one the header was reserved for")
-        self.handle.seek(0)
-        self.handle.write(header)
+        if self.handle:
+            self.handle.seek(0)
+            self.handle.write(header)
 
 
 def write_car(path: Path, profile: Profile, out: Path, wrap: bool = False) -> tuple[DagNode, int]:
@@ -78,18 +86,31 @@ def _read_varint(handle: BinaryIO) -> int | None:
         shift += 7
 
 
+def _read_header(handle: BinaryIO, path: Path) -> list[CID]:
+    try:
+        size = _read_varint(handle)
+        if size is None:
+            raise ValueError("empty file")
+        return _roots(handle.read(size))
+    except (ValueError, IndexError) as err:
+        raise ModelprepError(path, f"not a CAR v1 file: {err}") from None
+
+
+def car_roots(path: Path) -> list[str]:
+    """The root CIDs a CAR's header names (its blocks are not read)."""
+    with open(path, "rb") as handle:
+        return [str(root) for root in _read_header(handle, path)]
+
+
 def read_car(path: Path) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
     """The roots and the blocks of a CAR, read one section at a time (memory stays at one block);
     every block is re-hashed as it is read."""
     handle = open(path, "rb")  # closed by _blocks when the caller has read them all
     try:
-        size = _read_varint(handle)
-        if size is None:
-            raise ValueError("empty file")
-        roots = _roots(handle.read(size))
-    except (ValueError, IndexError) as err:
+        roots = _read_header(handle, path)
+    except ModelprepError:
         handle.close()
-        raise ModelprepError(path, f"not a CAR v1 file: {err}") from None
+        raise
     return roots, _blocks(path, handle)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline.errors import ModelprepError
-from pipeline.ipfs.chunker import FixedSizeChunker
 from pipeline.ipfs.cid import CID, DAG_PB
 from pipeline.ipfs.hamt import hamt_node
 from pipeline.ipfs.layout import BlockSink, DagNode, FileBuilder
@@ -21,7 +20,10 @@ from pipeline.ipfs.unixfs import DIRECTORY_DATA, Link, pb_node
 
 def add_stream(stream: BinaryIO, profile: Profile, sink: BlockSink | None = None) -> DagNode:
     """The file DAG of a byte stream, read in the profile's chunk size."""
-    return FileBuilder(profile, sink).build(FixedSizeChunker(stream, profile.chunk_size))
+    builder = FileBuilder(profile, sink)
+    while data := stream.read(profile.chunk_size):
+        builder.update(data)
+    return builder.finish()
 
 
 def add_file(path: Path, profile: Profile, sink: BlockSink | None = None) -> DagNode:

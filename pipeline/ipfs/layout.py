@@ -1,8 +1,11 @@
 """The balanced layout, as boxo builds it: chunks become leaves, leaves fill parents of at most
 `max_links` children, and a new root level is added whenever the current root is full.
 
-Every block goes to `sink(cid, block)` as soon as it is made (a CAR writer, or nothing when only the
-CID is wanted); only one path of unfinished parents is held, so memory stays constant.
+The builder is pushed bytes (`update`) and cuts them into the profile's chunks itself, so several
+builders (one per import profile, and a sha256) can share one read of a file. Every block goes to
+`sink(cid, block)` as soon as it is made (a CAR writer, a counter, or nothing when only the CID is
+wanted); only the unfinished parents of the right edge are held (one list per level), so memory
+stays at one chunk plus at most `max_links` links per level.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.ipfs.chunker import FixedSizeChunker
 from pipeline.ipfs.cid import CID, DAG_PB, RAW
 from pipeline.ipfs.profiles import Profile
 from pipeline.ipfs.unixfs import Link, file_data, pb_node
@@ -28,6 +30,9 @@ class DagNode:
 class FileBuilder:
     def __init__(self, profile: Profile, sink: BlockSink | None):
         self.profile, self.sink = profile, sink
+        self.pending = bytearray()  # bytes of the chunk being filled
+        self.levels: list[list[DagNode]] = [[]]  # levels[i]: finished nodes of depth i waiting for a parent
+        self.chunks = 0
 
     def _emit(self, block: bytes, codec: int) -> CID:
         cid = CID.of_block(block, self.profile.cid_version, codec)
@@ -47,17 +52,34 @@ class FileBuilder:
                         file_data(None, filesize, [c.filesize for c in children]))
         return DagNode(self._emit(block, DAG_PB), len(block) + sum(c.tsize for c in children), filesize)
 
-    def build(self, chunks: FixedSizeChunker) -> DagNode:
-        root = self.leaf(chunks.next_chunk())
-        depth = 1
-        while not chunks.done():
-            root = self._fill([root], depth, chunks)
-            depth += 1
-        return root
+    def update(self, data: bytes) -> None:
+        """More of the file's bytes; every full chunk becomes a leaf at once."""
+        self.pending += data
+        size = self.profile.chunk_size
+        while len(self.pending) >= size:
+            self._add_leaf(bytes(self.pending[:size]))
+            del self.pending[:size]
 
-    def _fill(self, children: list[DagNode], depth: int, chunks: FixedSizeChunker) -> DagNode:
-        """A parent holding `children` plus as many subtrees `depth` deep as fit and data allows."""
-        while len(children) < self.profile.max_links and not chunks.done():
-            child = self.leaf(chunks.next_chunk()) if depth == 1 else self._fill([], depth - 1, chunks)
-            children.append(child)
-        return self.parent(children)
+    def _add_leaf(self, chunk: bytes) -> None:
+        self.chunks += 1
+        self.levels[0].append(self.leaf(chunk))
+        depth = 0
+        while len(self.levels[depth]) == self.profile.max_links:  # a full parent: close it now
+            if depth + 1 == len(self.levels):
+                self.levels.append([])
+            self.levels[depth + 1].append(self.parent(self.levels[depth]))
+            self.levels[depth] = []
+            depth += 1
+
+    def finish(self) -> DagNode:
+        """The file's root: the last chunk (an empty file is one empty chunk) closes the right edge, lowest
+        level first, as boxo's balanced builder closes it."""
+        if self.pending or not self.chunks:
+            self._add_leaf(bytes(self.pending))
+            self.pending.clear()
+        for depth, nodes in enumerate(self.levels):
+            if depth == len(self.levels) - 1:
+                return nodes[0] if len(nodes) == 1 else self.parent(nodes)
+            if nodes:
+                self.levels[depth + 1].append(self.parent(nodes))
+        raise AssertionError("unreachable: the top level returns")

@@ -36,14 +36,6 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
-class CarFile:
-    path: Path  # relative to the project root
-    sha256: str
-    size: int
-    blocks: int
-
-
-@dataclass(frozen=True)
 class Content:
     """The package's content ids and its CAR file."""
 
@@ -51,7 +43,8 @@ class Content:
     cid_v0: str
     size: int
     record_file: str
-    car: CarFile
+    car_size: int  # bytes of its CAR (CIDv1 blocks), written when a pin needs it
+    car_blocks: int
     files: dict[str, dict[str, str]]  # package path -> {"cid_v0", "cid_v1"}
 
 
@@ -146,8 +139,8 @@ class Manifest:
     def content(self) -> Content:
         content = self[CONTENT]
         car, package = content["car"], content["package"]
-        return Content(package["cid_v1"], package["cid_v0"], package["size"], package["record_file"],
-                       CarFile(Path(car["path"]), car["sha256"], car["size"], car["blocks"]), content["files"])
+        return Content(package["cid_v1"], package["cid_v0"], package["size"], package["record_file"], car["size"],
+                       car["blocks"], content["files"])
 
     # What it was measured at and asks for ---------------------------------------------------------
     @property

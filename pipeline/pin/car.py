@@ -1,5 +1,6 @@
-"""Target `car`, the default: the release stage already wrote every package's CAR and CIDs; nothing
-is sent to any network, and the output says so."""
+"""Target `car`, the default: every package's CAR is written beside its build (the release stage
+recorded its CIDs and size; the CAR is written here, from the package's files, so it is stored only
+where someone asks for it); nothing is sent to any network, and the output says so."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ class CarFiles:
         """Nothing to configure: no network, no credential (the arguments are every target's)."""
 
     def pin(self, release: Release, previous: Pin | None) -> Pin | None:
-        log(STAGE, f"{release.label}: NOT pinned to any network; package {release.cid_v1} is in {release.car} "
+        car = release.ensure_car()
+        log(STAGE, f"{release.label}: NOT pinned to any network; package {release.cid_v1} is in {car} "
                    "(import it with `ipfs dag import`, or pin with PIN=kubo, psa or arweave)")
         return None
 

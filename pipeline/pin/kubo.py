@@ -87,10 +87,11 @@ class Kubo:
         if self._pinned(release):
             log(STAGE, f"{release.label}: {release.cid_v1} is already pinned on {self.endpoint}; nothing sent")
             return self._record(release, "already pinned recursively (pin/ls)")
-        size = release.car.stat().st_size
-        log(STAGE, f"{release.label}: importing {release.car} ({human_bytes(size)}) into {self.endpoint}")
+        car = release.ensure_car()
+        size = car.stat().st_size
+        log(STAGE, f"{release.label}: importing {car} ({human_bytes(size)}) into {self.endpoint}")
         progress = ByteProgress(STAGE, f"{release.label} CAR upload", size)
-        upload = MultipartFile(release.car, "application/vnd.ipld.car", progress)
+        upload = MultipartFile(car, "application/vnd.ipld.car", progress)
         response = self.client.request("POST", "/api/v0/dag/import", params={"pin-roots": "true"},
                                        body=lambda: upload, headers={"Content-Type": upload.content_type})
         progress.finish()

@@ -4,13 +4,15 @@ Decoders: fixed-length token windows of held-out text, each starting with BOS; a
 both runtimes give a next-token distribution. From them: perplexity of each, its change, the mean
 KL divergence KL(reference || candidate) and the share of positions with the same top-1 token, as
 llama-perplexity's --kl-divergence reports them. Encoders: cosine similarity of pooled embeddings.
-The reference's outputs are computed once per model and stored; each candidate is compared
-window by window against them, so memory stays at one window of logits.
+The reference's outputs are computed once per model and stored (decoders' log-probabilities in 16
+bits per vocabulary entry, `logprobs.py`); each candidate is compared window by window against
+them, so memory stays at one window of logits.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,14 @@ import numpy as np
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, read_json, write_json
+from pipeline.logprobs import CompactLogprobs, CompactReader, CompactWriter, log_softmax
 from pipeline.progress import StepProgress
 from pipeline.runtimes.base import Runtime
 from pipeline.settings import SettingsFile, setting
 
 INPUTS_FILE = "inputs.npy"  # token windows (decoder), int32
 SENTENCES_FILE = "sentences.json"  # sentences (encoder)
-OUTPUTS_FILE = "outputs.npy"  # reference log-probabilities (decoder) or embeddings (encoder)
+EMBEDDINGS_FILE = "embeddings.npy"  # the reference's pooled embeddings (encoder), float32
 RECORD_FILE = "reference.json"
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -66,12 +69,6 @@ def _significant(value: float, digits: int = 6) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_tokens: int,
                     source: str = "eval.parquet") -> np.ndarray:
     """Windows of `window` tokens of `source`'s text, enough to score min_tokens (window-1 per window).
@@ -95,42 +92,49 @@ def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_toke
     return np.array([prefix + stream[i * body:(i + 1) * body] for i in range(count)], dtype=np.int32)
 
 
-def reference_outputs(runtime: Runtime, kind: str, inputs: np.ndarray | list[str], stage: str) -> np.ndarray:
-    """What the reference says about the inputs, in the form the comparison reads."""
-    if kind == "encoder":
-        return runtime.embed(list(inputs))
-    progress = StepProgress(stage, "reference", int(inputs.size), "tokens")
-    out = []
-    for window in inputs:
-        out.append(log_softmax(runtime.next_token_logits(window)[:-1]).astype(np.float32))
-        progress.advance(len(window))
-    return np.stack(out)
-
-
-def write_reference(out_dir: Path, kind: str, inputs: np.ndarray | list[str], outputs: np.ndarray,
-                    record: dict[str, Any]) -> None:
+def write_reference(out_dir: Path, runtime: Runtime, kind: str, inputs: np.ndarray | list[str],
+                    record: dict[str, Any], stage: str) -> None:
+    """What the reference says about the inputs, written as the comparison reads it: decoders' next-token
+    log-probabilities compactly (`logprobs.py`), window by window as the runtime gives them; encoders'
+    embeddings."""
+    start = time.monotonic()
     with atomic_path(out_dir, directory=True) as tmp:
         if kind == "encoder":
             write_json(tmp / SENTENCES_FILE, list(inputs))
+            np.save(tmp / EMBEDDINGS_FILE, runtime.embed(list(inputs)))
         else:
             np.save(tmp / INPUTS_FILE, inputs)
-        np.save(tmp / OUTPUTS_FILE, outputs)
-        write_json(tmp / RECORD_FILE, {**record, "kind": kind})
+            progress = StepProgress(stage, "reference", int(inputs.size), "tokens")
+            writer = None
+            for index, (window, logits) in enumerate(zip(inputs, runtime.windows_logits(inputs), strict=True)):
+                logprobs = log_softmax(logits[:-1])
+                writer = writer or CompactWriter(tmp, len(inputs), len(window) - 1, logprobs.shape[-1])
+                writer.write(index, CompactLogprobs.encode(logprobs, window[1:].astype(np.int64)))
+                progress.advance(len(window))
+            writer.close()
+        rate = scoring_rate(kind, inputs, time.monotonic() - start)
+        write_json(tmp / RECORD_FILE, {**record, "kind": kind, **rate})
+
+
+def scoring_rate(kind: str, inputs: np.ndarray | list[str], seconds: float) -> dict[str, float]:
+    """Inputs scored per second, named by unit (tokens for decoders, sentences for encoders)."""
+    count = inputs.size if kind == "decoder" else len(inputs)
+    return {f"scoring_{'tokens' if kind == 'decoder' else 'sentences'}_per_s": round(count / max(seconds, 1e-9), 1)}
 
 
 @dataclass
 class Reference:
     kind: str
     inputs: np.ndarray | list[str]
-    outputs: np.ndarray
+    outputs: CompactReader | np.ndarray  # decoders: per-window log-probabilities; encoders: embeddings
     record: dict[str, Any]
 
     @classmethod
     def load(cls, ref_dir: Path) -> "Reference":
         record = read_json(ref_dir / RECORD_FILE)
-        kind = record["kind"]
-        inputs = read_json(ref_dir / SENTENCES_FILE) if kind == "encoder" else np.load(ref_dir / INPUTS_FILE)
-        return cls(kind, inputs, np.load(ref_dir / OUTPUTS_FILE, mmap_mode="r"), record)
+        if record["kind"] == "encoder":
+            return cls("encoder", read_json(ref_dir / SENTENCES_FILE), np.load(ref_dir / EMBEDDINGS_FILE), record)
+        return cls("decoder", np.load(ref_dir / INPUTS_FILE), CompactReader(ref_dir), record)
 
 
 def score(candidate: Runtime, reference: Reference, stage: str) -> dict[str, Any]:
@@ -144,20 +148,18 @@ def _score_decoder(candidate: Runtime, reference: Reference, stage: str) -> dict
     windows = reference.inputs
     progress = StepProgress(stage, "candidate", int(windows.size), "tokens")
     klds, same_top1, nll_candidate, nll_reference = [], 0, 0.0, 0.0
-    for ref_lp, window in zip(reference.outputs, windows, strict=True):
-        logits = candidate.next_token_logits(window)[:-1]
-        if logits.shape != ref_lp.shape:
-            raise ModelprepError(stage, f"candidate gives logits of shape {logits.shape}, reference {ref_lp.shape}")
-        cand_lp = log_softmax(logits)
-        # The stored float32 log-probabilities, renormalized in float64: rounded to float32 they no
-        # longer sum to one, and a KL divergence between two not-quite-distributions can come out
-        # below zero (it did, -3.8e-10, for an exact export). What remains is float64 rounding.
-        ref_lp = log_softmax(np.asarray(ref_lp))
+    for index, (window, logits) in enumerate(zip(windows, candidate.windows_logits(windows), strict=True)):
+        stored = reference.outputs[index]
+        logits = logits[:-1]
+        if logits.shape != stored.codes.shape:
+            raise ModelprepError(stage, f"candidate gives logits of shape {logits.shape}, reference "
+                                        f"{stored.codes.shape}")
+        cand_lp, ref_lp = log_softmax(logits), stored.decode()
+        # Both normalized in float64, so KL is never below zero but for float64 rounding, counted as 0.
         klds.append(np.maximum((np.exp(ref_lp) * (ref_lp - cand_lp)).sum(axis=-1), 0.0))
-        same_top1 += int((ref_lp.argmax(-1) == cand_lp.argmax(-1)).sum())
-        targets = window[1:, None]
-        nll_candidate -= np.take_along_axis(cand_lp, targets, axis=-1).sum()
-        nll_reference -= np.take_along_axis(ref_lp, targets, axis=-1).sum()
+        same_top1 += int((stored.top1 == cand_lp.argmax(-1)).sum())
+        nll_candidate -= np.take_along_axis(cand_lp, window[1:, None].astype(np.int64), axis=-1).sum()
+        nll_reference -= stored.targets.sum()
         progress.advance(len(window))
     kld = np.concatenate(klds)
     n = kld.size

@@ -1,16 +1,12 @@
-"""The reference stage: the original model in PyTorch on the held-out inputs, once per model; every
-variant is scored against what it stores (`evaluate.Reference`)."""
+"""The reference stage: the original model in PyTorch float32 on the held-out inputs, once per model,
+its weights streamed from the checkpoint so any size fits; every variant is scored against what it
+stores (`evaluate.Reference`)."""
 
 from __future__ import annotations
 
 from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
 from pipeline.device import resolve_device
-from pipeline.evaluate import (
-    EvaluationSpec,
-    decoder_windows,
-    reference_outputs,
-    write_reference,
-)
+from pipeline.evaluate import EvaluationSpec, decoder_windows, write_reference
 from pipeline.fileio import read_json
 from pipeline.layout import Layout
 from pipeline.progress import log
@@ -27,13 +23,12 @@ def build_reference(model: str, spec: EvaluationSpec, layout: Layout) -> None:
     else:
         inputs = sentences(texts, spec.sentences)
     device = resolve_device(spec.device, "PyTorch", torch_cuda_build())
-    runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens)
-    outputs = reference_outputs(runtime, kind, inputs, stage)
+    runtime = TorchReference(hf_dir, kind, device, spec.threads, spec.max_sentence_tokens, streamed=True)
     record = {
         "corpus": {"file": (corpus_dir / EVAL_FILE).as_posix(), "sha256": corpus_sha256(corpus_dir, EVAL_FILE)},
         "parameters": runtime.parameters(),
         "runtime": runtime.info(),
     }
+    write_reference(layout.reference(model), runtime, kind, inputs, record, stage)
     runtime.close()
-    write_reference(layout.reference(model), kind, inputs, outputs, record)
     log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.evaluate import EvaluationSpec, PerformanceSpec, Reference, score
+import time
+
+from pipeline.evaluate import EvaluationSpec, PerformanceSpec, Reference, score, scoring_rate
 from pipeline.fileio import write_json
 from pipeline.formats.base import Variant
 from pipeline.layout import Layout
@@ -20,7 +22,9 @@ def validate_variant(variant: Variant, model: str, evaluation: EvaluationSpec, p
     fmt, artifact, reference_dir = variant.format, layout.artifact(model, variant.name), layout.reference(model)
     reference = Reference.load(reference_dir)
     runtime = fmt.open(artifact, reference.kind, evaluation)
+    start = time.monotonic()
     accuracy = score(runtime, reference, stage)
+    scoring = scoring_rate(reference.kind, reference.inputs, time.monotonic() - start)
     run = {
         "device": {"candidate": runtime.info(), "reference": reference.record["runtime"]},
         "evaluation": {
@@ -31,7 +35,7 @@ def validate_variant(variant: Variant, model: str, evaluation: EvaluationSpec, p
     }
     probes = build_probes(runtime, reference.kind, probe_spec, evaluation.window)
     runtime.close()
-    figures = measure_in_child(fmt.name, artifact, reference_dir, evaluation, performance)
+    figures = {**measure_in_child(fmt.name, artifact, reference_dir, evaluation, performance), **scoring}
     size = fmt.size(artifact, reference.record["parameters"])
     write_json(layout.evaluation(model, variant.name), run)
     write_json(layout.metrics(model, variant.name), {"accuracy": accuracy, "size": size})

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ModelprepError
-from pipeline.evaluate import log_softmax
+from pipeline.logprobs import log_softmax
 from pipeline.runtimes.base import Runtime
 from pipeline.settings import setting
 

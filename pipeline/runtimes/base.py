@@ -15,6 +15,11 @@ class Runtime(ABC):
     def next_token_logits(self, window: np.ndarray) -> np.ndarray:
         """Logits (len(window), vocab) for the token after each position of `window`."""
 
+    def windows_logits(self, windows: np.ndarray) -> Iterator[np.ndarray]:
+        """`next_token_logits` of each window in turn; a runtime that scores several at once overrides it."""
+        for window in windows:
+            yield self.next_token_logits(window)
+
     @abstractmethod
     def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
         """Greedy decoding: the `count` tokens after `prompt`, each yielded as soon as it is decoded."""

@@ -13,6 +13,11 @@ from pipeline.runtimes.base import Runtime
 from pipeline.toolchain import llama_cpp_commit
 
 
+# Scoring batches as llama-perplexity does by default: 2048 tokens per llama_decode call (several
+# windows, one sequence each, in one unified KV cache), computed in micro-batches of 512.
+SCORING_BATCH, SCORING_UBATCH = 2048, 512
+
+
 def gpu_offload_supported() -> bool:
     import llama_cpp
 
@@ -23,7 +28,7 @@ class LlamaCppRuntime(Runtime):
     def __init__(self, gguf: Path, kind: str, device: str, threads: int, n_ctx: int):
         import llama_cpp
 
-        self.device = device
+        self.device, self.threads = device, threads
         try:
             self.llm = llama_cpp.Llama(
                 str(gguf), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=threads, n_threads_batch=threads,
@@ -37,6 +42,14 @@ class LlamaCppRuntime(Runtime):
         self.llm.reset()
         self.llm.eval([int(t) for t in window])
         return np.array(self.llm.scores[: len(window)], dtype=np.float32)
+
+    def windows_logits(self, windows: np.ndarray) -> Iterator[np.ndarray]:
+        """Every window's logits, several windows per decode call in a context of their own on the same
+        weights (the serving context stays as the generation and probes use it)."""
+        windows = np.asarray(windows)
+        with _ScoringContext(self.llm, windows.shape[1], self.threads) as scoring:
+            for start in range(0, len(windows), scoring.sequences):
+                yield from scoring.logits(windows[start:start + scoring.sequences])
 
     def generate(self, prompt: np.ndarray, count: int) -> Iterator[int]:
         # A clean cache: generate() would otherwise reuse the cached prefix of the previous call,
@@ -65,3 +78,48 @@ class LlamaCppRuntime(Runtime):
 
     def close(self) -> None:
         self.llm.close()
+
+
+class _ScoringContext:
+    """A llama.cpp context that scores up to `sequences` windows in one decode call, each its own sequence."""
+
+    def __init__(self, llm, window: int, threads: int):
+        import llama_cpp
+
+        self.window, self.sequences = window, max(1, SCORING_BATCH // window)
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = params.n_batch = window * self.sequences
+        params.n_ubatch = min(SCORING_UBATCH, params.n_batch)
+        params.n_seq_max, params.kv_unified = self.sequences, True
+        params.n_threads = params.n_threads_batch = threads
+        self.vocabulary = llm.n_vocab()
+        self.ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
+        if not self.ctx:
+            raise ModelprepError(llm.model_path, f"llama.cpp cannot make a scoring context of {params.n_ctx} tokens")
+        self.batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
+
+    def __enter__(self) -> _ScoringContext:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_batch_free(self.batch)
+        llama_cpp.llama_free(self.ctx)
+
+    def logits(self, windows: np.ndarray) -> list[np.ndarray]:
+        import llama_cpp
+
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
+        batch, count = self.batch, 0
+        for sequence, window in enumerate(windows):
+            for position, token in enumerate(window):
+                batch.token[count], batch.pos[count], batch.logits[count] = int(token), position, True
+                batch.n_seq_id[count], batch.seq_id[count][0] = 1, sequence
+                count += 1
+        batch.n_tokens = count
+        code = llama_cpp.llama_decode(self.ctx, batch)
+        if code != 0:
+            raise ModelprepError("llama.cpp", f"llama_decode failed with code {code} scoring {len(windows)} windows")
+        values = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.ctx), shape=(count, self.vocabulary))
+        return [np.array(values[i * self.window:(i + 1) * self.window]) for i in range(len(windows))]

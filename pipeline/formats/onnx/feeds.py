@@ -8,6 +8,7 @@ BERT-like models, token_type_ids.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from pipeline.errors import ModelprepError
+from pipeline.formats.onnx.files import GENAI_CONFIG
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}  # past key/value types the runtime feeds
 
@@ -44,12 +46,16 @@ class DecoderIO:
     @classmethod
     def of(cls, inputs, source: Path) -> DecoderIO:
         """From the graph's inputs, as `InferenceSession.get_inputs()` lists them; `source` names the
-        model file in errors."""
+        model file in errors. A head size the graph leaves symbolic (ONNX Runtime GenAI's builder names
+        it kv_cache_dim) is read from the genai_config.json beside it."""
         past = [i for i in inputs if i.name.startswith("past_key_values.")]
         if not past:
             raise ModelprepError(source, "a decoder graph needs past_key_values inputs "
                                          "(optimum task text-generation-with-past)")
-        shape, kind = past[0].shape, past[0].type
+        shape, kind = list(past[0].shape), past[0].type
+        config = source.parent / GENAI_CONFIG
+        if len(shape) == 4 and not isinstance(shape[3], int) and config.is_file():
+            shape[3] = json.loads(config.read_text(encoding="utf-8"))["model"]["decoder"]["head_size"]
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1::2]) or kind not in _DTYPES:
             raise ModelprepError(source, f"past key/values must be float tensors (batch, kv_heads, length, "
                                          f"head_size) with fixed heads and size; {past[0].name} is {kind} {shape}")
@@ -57,17 +63,18 @@ class DecoderIO:
         return cls(tuple(i.name for i in inputs), tuple(p.name for p in past), present, shape[1], shape[3],
                    _DTYPES[kind])
 
-    def empty_past(self) -> dict[str, np.ndarray]:
-        return {name: np.zeros((1, self.kv_heads, 0, self.head_size), dtype=self.kv_dtype) for name in self.past}
+    def empty_past(self, batch: int = 1) -> dict[str, np.ndarray]:
+        return {name: np.zeros((batch, self.kv_heads, 0, self.head_size), dtype=self.kv_dtype) for name in self.past}
 
     def feeds(self, ids: np.ndarray, past: dict[str, np.ndarray], past_length: int) -> dict[str, np.ndarray]:
-        """Inputs for the tokens `ids` following `past_length` tokens already in `past`."""
-        total = past_length + len(ids)
-        feeds = {"input_ids": np.asarray(ids, dtype=np.int64)[None], **past}
+        """Inputs for the tokens `ids` (sequences x tokens) following `past_length` tokens already in `past`."""
+        ids = np.asarray(ids, dtype=np.int64)
+        total = past_length + ids.shape[1]
+        feeds = {"input_ids": ids, **past}
         if "attention_mask" in self.names:
-            feeds["attention_mask"] = np.ones((1, total), dtype=np.int64)
+            feeds["attention_mask"] = np.ones((len(ids), total), dtype=np.int64)
         if "position_ids" in self.names:
-            feeds["position_ids"] = np.arange(past_length, total, dtype=np.int64)[None]
+            feeds["position_ids"] = np.broadcast_to(np.arange(past_length, total, dtype=np.int64), ids.shape).copy()
         return feeds
 
     def next_past(self, outputs: list[np.ndarray], output_names: list[str]) -> dict[str, np.ndarray]:

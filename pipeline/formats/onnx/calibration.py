@@ -21,7 +21,7 @@ class CorpusReader(CalibrationDataReader):
         if ctx.kind == "decoder":
             io = DecoderIO.of(inputs, ctx.base_dir / MODEL_FILE)
             windows = decoder_windows(ctx.base_dir, texts, window, count * (window - 1), TRAIN_FILE)
-            self.feeds = [io.feeds(w, io.empty_past(), 0) for w in windows]
+            self.feeds = [io.feeds(w[None], io.empty_past(), 0) for w in windows]
         else:
             from transformers import AutoTokenizer
 

@@ -1,4 +1,4 @@
-"""What an ONNX pass may need besides the model: the base export, calibration text and scratch space."""
+"""What an ONNX pass works with: the base export, where to write, calibration text and scratch space."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PassContext:
-    """What a pass may need besides the model: calibration text and where to scribble."""
-
     base_dir: Path  # the fp32 export, with its tokenizer
+    out_dir: Path  # the variant's folder being written (a temporary one, renamed when complete)
     kind: str  # decoder or encoder
     corpus_dir: Path
     scratch: Path
+    external_min_bytes: int  # weights this large or larger go to model.onnx.data

@@ -36,6 +36,13 @@ class ONNX(Format):
         return quantize_onnx(base_dir, chosen.method, chosen.settings, variant.format_settings.external_data_min_bytes,
                              corpus_dir, out_dir)
 
+    def base_bytes(self, settings, parameters):
+        return 4 * parameters  # float32
+
+    def variant_bytes(self, variant, parameters):
+        chosen = variant.settings
+        return int(parameters * chosen.method.bits_per_weight(chosen.settings) / 8)
+
     def size(self, artifact: Path, parameters: int) -> dict[str, Any]:
         size = model_bytes(artifact)
         return {"bits_per_weight": round(8 * size / parameters, 4), "bytes": size}
@@ -48,7 +55,7 @@ class ONNX(Format):
 
     def quantization(self, variant: Variant) -> dict[str, Any]:
         chosen = variant.settings
-        return {**chosen.method.quantization(chosen.settings), "base": "float32 export (optimum-onnx)",
+        return {**chosen.method.quantization(chosen.settings), "base": "float32 export",
                 "precision": chosen.method.precision, "type": variant.name}
 
     def file_role(self, name: str) -> str | None:

@@ -12,7 +12,7 @@ from pipeline.formats.onnx.files import DATA_FILE, GENAI_CONFIG, load_model
 def describe_onnx(model_dir: Path) -> dict[str, Any]:
     from onnx import TensorProto
 
-    model = load_model(model_dir)
+    model = load_model(model_dir, weights=False)
     operators = Counter(node.op_type for node in model.graph.node)
     weights = Counter(TensorProto.DataType.Name(t.data_type).lower() for t in model.graph.initializer)
     opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}

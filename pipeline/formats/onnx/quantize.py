@@ -17,7 +17,6 @@ from pipeline.formats.onnx.files import (
     copy_companions,
     load_model,
     model_bytes,
-    save_model,
 )
 from pipeline.formats.onnx.passes import OnnxPass
 from pipeline.progress import human_bytes, log
@@ -31,21 +30,19 @@ def quantize_onnx(base_dir: Path, chosen: OnnxPass, settings: Any, external_min_
     writing the variant, as llama.cpp's quantizer is timed."""
     variant = chosen.name
     start = time.monotonic()
-    model = load_model(base_dir)
-    kind = "decoder" if is_decoder(graph_inputs(model)) else "encoder"
+    kind = "decoder" if is_decoder(graph_inputs(load_model(base_dir, weights=False))) else "encoder"
     # The scratch folder is named like the output's temporaries, so a killed run's is swept too.
     with (atomic_path(out_dir, directory=True) as tmp,
           tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.tmp-scratch-", dir=out_dir.parent) as scratch):
         try:
-            result = chosen.run(model, settings, PassContext(base_dir, kind, corpus_dir, Path(scratch)))
+            chosen.run(settings, PassContext(base_dir, tmp, kind, corpus_dir, Path(scratch), external_min_bytes))
         except ModelprepError:
             raise
         except Exception as err:  # the quantizers raise assorted errors (ValueError, onnx, ORT, numpy)
             raise ModelprepError(base_dir / MODEL_FILE, f"{variant} quantizer failed: "
                                                         f"{type(err).__name__}: {first_line(err)[:300]}") from None
-        save_model(result, tmp, external_min_bytes)
         seconds = time.monotonic() - start
-        check_model(tmp, f"{variant} quantization", out_dir)
+        check_model(tmp, f"{variant} quantization", out_dir, kind)
         copy_companions(base_dir, tmp)
     size_in, size_out = model_bytes(base_dir), model_bytes(out_dir)
     log(STAGE, f"{base_dir} ({human_bytes(size_in)}) -> {variant} {out_dir} ({human_bytes(size_out)}, "

@@ -7,6 +7,7 @@ when complete; rename is atomic on one file system.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import json
@@ -18,6 +19,7 @@ from typing import Any, Iterator
 
 from pipeline.progress import ByteProgress
 
+_FICLONE = 0x40049409  # ioctl FICLONE from linux/fs.h
 _CHUNK = 1 << 20
 
 
@@ -116,12 +118,35 @@ def file_record(path: Path, root: Path) -> dict[str, Any]:
     return _record(path, root, sha256_file(path))
 
 
-def copy_with_record(src: Path, dst: Path, root: Path, progress: ByteProgress) -> dict[str, Any]:
-    """Copy `src` to `dst`, hashing the bytes as they pass; the record of `dst` relative to `root`."""
+def _reflink(src: Path, dst: Path) -> bool:
+    """`dst` as a copy-on-write clone of `src` (Btrfs, XFS, ...), where the file system can."""
+    try:
+        with open(src, "rb") as source, open(dst, "wb") as target:
+            fcntl.ioctl(target.fileno(), _FICLONE, source.fileno())
+        return True
+    except OSError:
+        dst.unlink(missing_ok=True)
+        return False
+
+
+def link_or_copy(src: Path, dst: Path) -> str:
+    """Make `dst` hold `src`'s bytes without a second copy on disk where the file system allows: a
+    reflink, else a hard link, else a copy. Returns which it made."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(dst, "wb") as sink:
-        sha256 = _pump(src, sink, progress)
-    return _record(dst, root, sha256)
+    if _reflink(src, dst):
+        return "reflink"
+    try:
+        os.link(src, dst)  # follows a symbolic link (the Hugging Face cache's snapshot entries) to its file
+        return "hardlink"
+    except OSError:
+        shutil.copyfile(src, dst)
+        return "copy"
+
+
+def link_with_record(src: Path, dst: Path, root: Path, progress: ByteProgress) -> tuple[dict[str, Any], str]:
+    """`link_or_copy`, then the record of `dst` relative to `root` (its bytes read once, for the hash)."""
+    how = link_or_copy(src, dst)
+    return _record(dst, root, _pump(dst, progress=progress)), how
 
 
 def tree_files(root: Path) -> list[Path]:

@@ -6,8 +6,12 @@ carriage-return progress bars turn into noise.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 
 def log(stage: str, message: str) -> None:
@@ -25,6 +29,15 @@ def human_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def eta(done: float, total: float, elapsed: float) -> str:
+    """' ETA 3m05s' at the rate so far, or '' before there is a rate or once done."""
+    if done <= 0 or done >= total:
+        return ""
+    seconds = round((total - done) * elapsed / done)
+    hours, rest = divmod(seconds, 3600)
+    return f" ETA {hours}h{rest // 60:02d}m" if hours else f" ETA {rest // 60}m{rest % 60:02d}s"
+
+
 class ByteProgress:
     """Reports bytes done out of a total, at most every `interval` seconds, and a final line."""
 
@@ -34,7 +47,10 @@ class ByteProgress:
         self.start = self.last = time.monotonic()
 
     def advance(self, count: int) -> None:
-        self.done += count
+        self.update(self.done + count)
+
+    def update(self, done: int) -> None:
+        self.done = done
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
@@ -47,7 +63,37 @@ class ByteProgress:
         elapsed = max(now - self.start, 1e-9)
         share = f" {100 * self.done / self.total:.0f}%" if self.total and not final else ""
         log(self.stage, f"{self.what}: {human_bytes(self.done)} of {human_bytes(self.total)}{share}"
-                        f" at {human_bytes(self.done / elapsed)}/s{' done' if final else ''}")
+                        f" at {human_bytes(self.done / elapsed)}/s"
+                        f"{' done' if final else eta(self.done, self.total, elapsed)}")
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+@contextlib.contextmanager
+def watch_growth(stage: str, what: str, path: Path, expected: int, interval: float = 5.0) -> Iterator[None]:
+    """Report the size of `path` (a file, or the files under a folder) while a tool that reports no
+    progress of its own, in this process or a child, writes it toward about `expected` bytes."""
+    progress = ByteProgress(stage, what, expected, interval)
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(OSError):  # a file renamed or removed under us
+                progress.update(_tree_size(path))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        progress.done = _tree_size(path)
+    progress.finish()
 
 
 class StepProgress:
@@ -63,5 +109,6 @@ class StepProgress:
         now = time.monotonic()
         if now - self.last >= self.interval or self.done >= self.total:
             self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            log(self.stage, f"{self.what}: {self.done}/{self.total} {self.unit} ({rate:.1f} {self.unit}/s){note}")
+            elapsed = max(now - self.start, 1e-9)
+            log(self.stage, f"{self.what}: {self.done}/{self.total} {self.unit} ({self.done / elapsed:.1f} "
+                            f"{self.unit}/s){eta(self.done, self.total, elapsed)}{note}")

@@ -15,12 +15,14 @@ import importlib.metadata
 import importlib.util
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.diskspace import require_free, same_file_system
 from pipeline.errors import ModelprepError
-from pipeline.fileio import atomic_path, copy_with_record, tree_files, write_json
+from pipeline.fileio import atomic_path, link_with_record, tree_files, write_json
 from pipeline.kinds import KINDS
 from pipeline.progress import ByteProgress, log
 from pipeline.settings import Reader
@@ -160,17 +162,24 @@ def infer_kind(folder: Path, spec: ModelSpec) -> str:
 
 
 def import_model(spec: ModelSpec, root: Path, out_dir: Path, record_path: Path) -> None:
+    """Bring the model's files into `out_dir` as reflinks or hard links of the source (the Hugging Face
+    cache's files, or the folder params.yaml names) where the file system allows, copies elsewhere, and
+    record each file's size and sha256."""
     folder, origin = resolve(spec, root)
     files = check_folder(folder, spec)
     total = sum(p.stat().st_size for p in files)
-    progress = ByteProgress(STAGE, f"copying {spec.name}", total)
+    if not same_file_system(folder, out_dir.parent):
+        require_free(out_dir.parent, total, f"a copy of {spec.name}")
+    progress = ByteProgress(STAGE, f"importing {spec.name} (linked where possible, then hashed)", total)
     with atomic_path(out_dir, directory=True) as tmp:
-        records = [copy_with_record(p, tmp / p.relative_to(folder), tmp, progress) for p in files]
+        imported = [link_with_record(p, tmp / p.relative_to(folder), tmp, progress) for p in files]
         progress.finish()
         record = {
             "kind": infer_kind(tmp, spec),
             "origin": origin,
-            "files": sorted(records, key=lambda r: r["path"]),
+            "files": sorted((r for r, _ in imported), key=lambda r: r["path"]),
         }
     write_json(record_path, record)
-    log(STAGE, f"{spec.name}: {len(files)} files from {origin['kind']} source {origin['id']}, {record['kind']}")
+    ways = Counter(how for _, how in imported)
+    log(STAGE, f"{spec.name}: {len(files)} files from {origin['kind']} source {origin['id']}, {record['kind']}; "
+               + ", ".join(f"{n} {how}" for how, n in sorted(ways.items())))

@@ -2,14 +2,17 @@
 variant of that format is made from (params: the format's section)."""
 
 from pipeline import formats
+from pipeline.diskspace import checkpoint_parameters, require_free
 from pipeline.fileio import read_json
 from pipeline.stage import run_stage
 
 
 def run(settings, layout, model, format):
     fmt = formats.get(format)
-    kind = read_json(layout.source_record(model))["kind"]
-    fmt.build_base(layout.hf(model), kind, settings.read(fmt.name, fmt.read_settings), layout.base(model, fmt.name))
+    section = settings.read(fmt.name, fmt.read_settings)
+    out_dir = layout.base(model, fmt.name)
+    require_free(out_dir, fmt.base_bytes(section, checkpoint_parameters(layout.hf(model))), f"the {format} base")
+    fmt.build_base(layout.hf(model), read_json(layout.source_record(model))["kind"], section, out_dir)
 
 
 run_stage(__doc__, ("model", "format"), run)

@@ -1,4 +1,4 @@
-"""DVC stage: resolve a model's source (folder, package or hub id), check it and copy it into the build."""
+"""DVC stage: resolve a model's source (folder, package or hub id), check it and link (or copy) it into the build."""
 
 from pipeline.sources import import_model, pick_model, read_models
 from pipeline.stage import run_stage

@@ -1,14 +1,16 @@
 """DVC stage: make one variant from its format's base artifact, with that format's quantizer
 (llama.cpp's for GGUF, ONNX Runtime's for ONNX; params: the variant's entry)."""
 
+from pipeline.diskspace import checkpoint_parameters, require_free
 from pipeline.formats import read_variant
 from pipeline.stage import run_stage
 
 
 def run(settings, layout, model, variant):
     chosen = read_variant(settings, variant)
-    chosen.format.quantize(chosen, model, layout.base(model, chosen.format.name), layout.corpus,
-                           layout.artifact(model, variant))
+    out_dir = layout.artifact(model, variant)
+    require_free(out_dir, chosen.format.variant_bytes(chosen, checkpoint_parameters(layout.hf(model))), variant)
+    chosen.format.quantize(chosen, model, layout.base(model, chosen.format.name), layout.corpus, out_dir)
 
 
 run_stage(__doc__, ("model", "variant"), run)

@@ -52,6 +52,12 @@ class TextFormat(Format):
         (out_dir / "config.txt").write_text(text.upper() if variant.settings.upper else text)
         return 0.0
 
+    def base_bytes(self, settings, parameters):
+        return 4096
+
+    def variant_bytes(self, variant, parameters):
+        return 4096
+
     def size(self, artifact, parameters):
         return {"bytes": (artifact / "config.txt").stat().st_size, "bits_per_weight": 0.0}
 

@@ -57,6 +57,8 @@ def test_good_folder_imports(project):
     result = import_broken(project)
     assert result.returncode == 0, result.stderr
     assert (project / HF / "model.safetensors").is_file() and (project / SOURCE).is_file()
+    # Linked, not copied: the same file system, so the weights share the source's inode.
+    assert (project / HF / "model.safetensors").stat().st_ino == (project / "model/model.safetensors").stat().st_ino
 
 
 def test_corrupt_safetensors(project):

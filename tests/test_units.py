@@ -21,6 +21,7 @@ from pipeline.evaluate import Reference, decoder_windows, log_softmax, score
 from pipeline.formats.gguf.filetypes import FILE_TYPES
 from pipeline.gates import Gate, check_gate
 from pipeline.kinds import DECODER, ENCODER
+from pipeline.logprobs import CompactLogprobs
 from pipeline.params import load_params
 from pipeline.runtimes.base import Runtime
 from pipeline.runtimes.pooling import pool
@@ -61,7 +62,8 @@ def test_decoder_figures_match_hand_computation():
     windows = np.array([[0, 1, 0]])
     p_ref = np.array([[0.4, 0.6], [0.8, 0.2]])
     p_cand = np.array([[0.9, 0.1], [0.6, 0.4]])
-    reference = Reference("decoder", windows, log_softmax(np.log(p_ref))[None].astype(np.float32), {})
+    stored = [CompactLogprobs.encode(log_softmax(np.log(p_ref)), windows[0, 1:])]  # as the reference stage stores it
+    reference = Reference("decoder", windows, stored, {})
     candidate = FixedLogits(np.log(np.vstack([p_cand, [[0.5, 0.5]]])))  # last row is never scored
     figures = score(candidate, reference, "test")
 
@@ -162,3 +164,46 @@ def test_peak_rss_of_a_child_is_its_own_not_its_parents():
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert peak_rss_bytes() > 400 * 2**20
     assert int(child.stdout) < 200 * 2**20  # ru_maxrss would carry the parent's 400 MiB over exec
+
+
+def test_free_disk_check_names_the_folder_and_the_shortfall(tmp_path):
+    from pipeline.diskspace import require_free
+
+    require_free(tmp_path / "not" / "made" / "yet", 1024, "a small file")  # the nearest existing folder counts
+    with pytest.raises(ModelprepError, match=r"not enough free disk for the gguf base: needs about .* free "
+                                             r"\(short by .*\)") as err:
+        require_free(tmp_path / "out", 2 ** 60, "the gguf base")
+    assert str(err.value).startswith(f"{tmp_path / 'out'}:")
+
+
+def test_checkpoint_parameters_come_from_the_headers(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from pipeline.diskspace import checkpoint_parameters
+
+    save_file({"a": torch.zeros(3, 5, dtype=torch.bfloat16), "b": torch.zeros(7)}, tmp_path / "model-1.safetensors",
+              metadata={"format": "pt"})
+    save_file({"c": torch.zeros(2, 2, 2)}, tmp_path / "model-2.safetensors")
+    assert checkpoint_parameters(tmp_path) == 15 + 7 + 8
+
+
+def test_eta_at_the_rate_so_far():
+    from pipeline.progress import eta
+
+    assert eta(25, 100, 10.0) == " ETA 0m30s"
+    assert eta(1, 1000, 10.0) == " ETA 2h46m"
+    assert eta(0, 100, 5.0) == eta(100, 100, 5.0) == ""
+
+
+def test_link_or_copy_shares_the_bytes_where_it_can(tmp_path):
+    import os
+
+    from pipeline.fileio import link_or_copy
+
+    (tmp_path / "a").write_bytes(b"weights")
+    how = link_or_copy(tmp_path / "a", tmp_path / "sub" / "b")
+    assert how in ("reflink", "hardlink")  # one file system here
+    assert (tmp_path / "sub" / "b").read_bytes() == b"weights"
+    if how == "hardlink":
+        assert os.stat(tmp_path / "a").st_ino == os.stat(tmp_path / "sub" / "b").st_ino

@@ -59,6 +59,16 @@ class Format(ABC):
     def quantize(self, variant: Variant, model: str, base_dir: Path, corpus_dir: Path, out_dir: Path) -> float:
         """Write the variant's folder from the base; return the seconds the quantizer itself took."""
 
+    # About how many bytes a build writes for a model of `parameters` weights, so that a stage can check
+    # free disk before it starts.
+    @abstractmethod
+    def base_bytes(self, settings: Any, parameters: int) -> int:
+        """Bytes the base build writes (`settings`: the format's section)."""
+
+    @abstractmethod
+    def variant_bytes(self, variant: Variant, parameters: int) -> int:
+        """Bytes the variant's build writes."""
+
     # The artifact ---------------------------------------------------------------------------------
     def files(self, artifact: Path) -> dict[str, Path]:
         """Package name -> file of every file a node downloads (the record aside): the folder's files."""

@@ -17,25 +17,26 @@ class FileType:
     name: str
     ftype: int  # llama_ftype in llama.h
     precision: str  # what a registry filters on: float, int8, int4 ...
+    bits_per_weight: float  # llama-quantize's own figure for the type, used to estimate disk before a build
 
 
 _TABLE = (
-    FileType("F32", 0, "float32"),
-    FileType("F16", 1, "float16"),
-    FileType("BF16", 32, "bfloat16"),
-    FileType("Q8_0", 7, "int8"),
-    FileType("Q6_K", 18, "int6"),
-    FileType("Q5_K_M", 17, "int5"),
-    FileType("Q5_K_S", 16, "int5"),
-    FileType("Q5_0", 8, "int5"),
-    FileType("Q5_1", 9, "int5"),
-    FileType("Q4_K_M", 15, "int4"),
-    FileType("Q4_K_S", 14, "int4"),
-    FileType("Q4_0", 2, "int4"),
-    FileType("Q4_1", 3, "int4"),
-    FileType("IQ4_NL", 25, "int4"),
-    FileType("Q3_K_M", 12, "int3"),
-    FileType("Q2_K", 10, "int2"),
+    FileType("F32", 0, "float32", 32),
+    FileType("F16", 1, "float16", 16),
+    FileType("BF16", 32, "bfloat16", 16),
+    FileType("Q8_0", 7, "int8", 8.5),
+    FileType("Q6_K", 18, "int6", 6.56),
+    FileType("Q5_K_M", 17, "int5", 5.69),
+    FileType("Q5_K_S", 16, "int5", 5.54),
+    FileType("Q5_0", 8, "int5", 5.5),
+    FileType("Q5_1", 9, "int5", 6.0),
+    FileType("Q4_K_M", 15, "int4", 4.89),
+    FileType("Q4_K_S", 14, "int4", 4.58),
+    FileType("Q4_0", 2, "int4", 4.5),
+    FileType("Q4_1", 3, "int4", 5.0),
+    FileType("IQ4_NL", 25, "int4", 4.5),
+    FileType("Q3_K_M", 12, "int3", 3.91),
+    FileType("Q2_K", 10, "int2", 2.63),
 )
 FILE_TYPES = {t.name: t for t in _TABLE}
 

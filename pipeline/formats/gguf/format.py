@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.device import resolve_device
+from pipeline.diskspace import checkpoint_parameters
 from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path
 from pipeline.formats.base import Format, Variant
@@ -43,14 +44,21 @@ class GGUF(Format):
 
     def build_base(self, hf_dir, kind, settings, out_dir):
         with atomic_path(out_dir, directory=True) as tmp:
-            convert_to_gguf(hf_dir, settings.outtype, tmp / BASE_FILE, out_dir / BASE_FILE)
+            convert_to_gguf(hf_dir, settings.outtype, tmp / BASE_FILE, out_dir / BASE_FILE,
+                            self.base_bytes(settings, checkpoint_parameters(hf_dir)))
 
     def quantize(self, variant: Variant, model: str, base_dir: Path, corpus_dir: Path, out_dir: Path) -> float:
         name = f"{model}-{variant.name}.gguf"
         with atomic_path(out_dir, directory=True) as tmp:
             # The thread count does not change the output: llama.cpp splits work by rows.
-            return quantize_gguf(base_dir / BASE_FILE, variant.settings.type, tmp / name, out_dir / name,
-                                 os.cpu_count() or 1)
+            return quantize_gguf(base_dir / BASE_FILE, variant.format_settings.outtype.upper(), variant.settings.type,
+                                 tmp / name, out_dir / name, os.cpu_count() or 1)
+
+    def base_bytes(self, settings, parameters):
+        return int(parameters * file_type(settings.outtype.upper()).bits_per_weight / 8)
+
+    def variant_bytes(self, variant, parameters):
+        return int(parameters * file_type(variant.settings.type).bits_per_weight / 8)
 
     def size(self, artifact: Path, parameters: int) -> dict[str, Any]:
         # Tensor data over tensor elements, as llama.cpp reports it; the file adds vocabulary and metadata.

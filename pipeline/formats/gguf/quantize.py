@@ -8,12 +8,12 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError
 from pipeline.formats.gguf.filetypes import file_type
-from pipeline.progress import human_bytes, log
+from pipeline.progress import human_bytes, log, watch_growth
 
 STAGE = "quantize"
 
 
-def quantize_gguf(base: Path, type_name: str, out_path: Path, final_path: Path, threads: int) -> float:
+def quantize_gguf(base: Path, base_type: str, type_name: str, out_path: Path, final_path: Path, threads: int) -> float:
     """Write `out_path` (a temporary path of the stage's output `final_path`, which the log names) as
     `type_name`; return the seconds the quantizer took."""
     import llama_cpp
@@ -24,8 +24,10 @@ def quantize_gguf(base: Path, type_name: str, out_path: Path, final_path: Path, 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = target.ftype
     params.nthread = threads
+    expected = base.stat().st_size * target.bits_per_weight / file_type(base_type).bits_per_weight
     start = time.monotonic()
-    code = llama_cpp.llama_model_quantize(str(base).encode(), str(out_path).encode(), ctypes.byref(params))
+    with watch_growth(STAGE, f"writing {type_name}", out_path, int(expected)):
+        code = llama_cpp.llama_model_quantize(str(base).encode(), str(out_path).encode(), ctypes.byref(params))
     seconds = time.monotonic() - start
     if code != 0:
         raise ModelprepError(base, f"llama.cpp's quantizer failed with code {code} making {type_name}")

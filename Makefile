@@ -30,6 +30,12 @@ endif
 # Built wheels are kept per machine, so a fresh clone does not spend five minutes compiling again.
 WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
 SETUP_STAMP := $(VENV)/.setup-$(FLAVOUR)
+# llama.cpp's own command-line tools from the same tree and flags, built once per machine (about 6
+# minutes on 2 cores) and linked at .tools/llama-bin: llama-perplexity (the benchmark's side-by-side
+# scoring speed), llama-imatrix, llama-quantize and llama-gguf-split.
+LLAMA_TOOLS := llama-perplexity llama-imatrix llama-quantize llama-gguf-split
+LLAMA_TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/llama-tools-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
+LLAMA_TOOLS_STAMP := .tools/llama-bin/.built
 
 # arlocal (npm), the local Arweave gateway the tests run and `make arlocal` serves, pinned by its
 # package-lock.json; npm ci compiles sqlite3 from source, about 80 seconds the first time.
@@ -38,7 +44,7 @@ ARLOCAL_STAMP := $(ARLOCAL_DIR)/node_modules/.package-lock.json
 # `make release PIN=kubo|psa|arweave` pins every released package there (default: params.yaml pin.target).
 PIN ?=
 
-.PHONY: setup release test bench constraints clean arlocal
+.PHONY: setup llama-tools release test bench bench-scale constraints clean arlocal
 
 setup: $(SETUP_STAMP)
 
@@ -60,6 +66,21 @@ $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyp
 	$(BIN)/pip install --quiet --no-deps $(LLAMA_TREE)/gguf-py
 	$(BIN)/pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.setup-*
+	@touch $@
+
+llama-tools: $(LLAMA_TOOLS_STAMP)
+
+$(LLAMA_TOOLS_STAMP): $(SETUP_STAMP)
+	@ls $(addprefix $(LLAMA_TOOLS_CACHE)/bin/,$(LLAMA_TOOLS)) >/dev/null 2>&1 || { \
+	    echo "building llama.cpp's tools ($(LLAMA_TOOLS)) from $(LLAMA_TREE): about 6 minutes on 2 cores"; \
+	    cmake -S $(LLAMA_TREE) -B $(LLAMA_TOOLS_CACHE)/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	        -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	        -DLLAMA_BUILD_SERVER=OFF $(LLAMA_CMAKE_ARGS) >/dev/null && \
+	    cmake --build $(LLAMA_TOOLS_CACHE)/build --target $(LLAMA_TOOLS) >/dev/null && \
+	    mkdir -p $(LLAMA_TOOLS_CACHE)/bin && \
+	    cp $(addprefix $(LLAMA_TOOLS_CACHE)/build/bin/,$(LLAMA_TOOLS)) $(LLAMA_TOOLS_CACHE)/bin/ && \
+	    rm -rf $(LLAMA_TOOLS_CACHE)/build; }
+	@ln -sfn $(LLAMA_TOOLS_CACHE)/bin .tools/llama-bin
 	@touch $@
 
 release: setup
@@ -85,9 +106,15 @@ $(ARLOCAL_STAMP): $(ARLOCAL_DIR)/package.json $(ARLOCAL_DIR)/package-lock.json
 arlocal: $(ARLOCAL_STAMP)
 	cd $(ARLOCAL_DIR) && node node_modules/arlocal/bin/index.js 1984  # its logs/ stay in there
 
-bench: setup
+# bench: the shipped examples' speeds, then the whole pipeline on a TinyLlama-1.1B-shaped model (about
+# an hour on 2 cores); bench-scale: on a Mistral-7B-shaped one (hours; 15 GB of weights, ~60 GB of disk).
+bench: setup llama-tools
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
 	$(BIN)/python -m pipeline.bench
+	$(BIN)/python -m pipeline.bench_scale tinyllama-1.1b
+
+bench-scale: setup llama-tools
+	$(BIN)/python -m pipeline.bench_scale mistral-7b
 
 # Re-pin every version after changing requirements.txt. ONNX Runtime is pinned in requirements-cpu.txt
 # and requirements-cuda.txt, one package per flavour, so it stays out of here.

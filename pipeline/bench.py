@@ -125,7 +125,8 @@ def _cid_rows(scratch: Path) -> list[tuple[str, ...]]:
     rows = [("sha256 (hashlib)", f"{baseline:.2f}", f"{size / baseline / 2**20:.0f} MiB/s", "1.00x")]
     for name, profile in PROFILES.items():
         seconds = _seconds(lambda profile=profile: add_file(data, profile))
-        rows.append((f"CID {name}", f"{seconds:.2f}", f"{size / seconds / 2**20:.0f} MiB/s", f"{baseline / seconds:.2f}x"))
+        rows.append((f"CID {name}", f"{seconds:.2f}", f"{size / seconds / 2**20:.0f} MiB/s",
+                     f"{baseline / seconds:.2f}x"))
     return rows
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import formats
+from pipeline.bench_scale import read_bench
 from pipeline.corpus import CorpusSpec
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import EvaluationSpec, PerformanceSpec, read_performance
@@ -29,7 +30,7 @@ from pipeline.sources import ModelSpec, pick_model, read_models
 
 # Every top-level key: the sections below, each format's section, and the merged variant list.
 SECTIONS = ("corpus", "examples", "models", "evaluation", "performance", "deployment", "release", "memory",
-            "probes", "pin", "gates")
+            "probes", "pin", "gates", "bench")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     missing = [v for v in variants if v not in gates]
     if missing:
         raise r.error(f"variant {missing[0]} has no entry under 'gates'")
+    settings.read("bench", read_bench)  # the scale benchmarks' own section, checked with the rest
     return Params(
         path=settings.path,
         corpus=settings.read("corpus", CorpusSpec),

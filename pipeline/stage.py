@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pipeline.errors import run_guarded
 from pipeline.layout import Layout
+from pipeline.monitor import record_stage
 from pipeline.settings import SettingsFile
 
 ARGUMENTS = {
@@ -24,9 +26,11 @@ ARGUMENTS = {
 
 def run_stage(description: str, names: tuple[str, ...], action: Callable[..., object]) -> None:
     """Parse `--<name>` for each of `names`, then call action(settings, layout, **those values) and exit
-    with its status."""
+    with its status. Where $MODELPREP_STAGE_STATS names a file (the benchmarks set it), the stage's wall
+    time and peak memory, its children's included, are appended to it."""
     parser = argparse.ArgumentParser(description=description)
     for name in names:
         parser.add_argument(f"--{name}", required=True, help=ARGUMENTS[name])
     args = vars(parser.parse_args())
-    sys.exit(run_guarded(lambda: action(SettingsFile.load(), Layout(), **args)))
+    sys.exit(run_guarded(lambda: record_stage(Path(sys.argv[0]).stem, args,
+                                              lambda: action(SettingsFile.load(), Layout(), **args))))

@@ -30,6 +30,15 @@ def llama_cpp_tree() -> Path:
     return tree
 
 
+def llama_tool(name: str) -> Path:
+    """One of llama.cpp's command-line tools (llama-perplexity, llama-imatrix...), built from the same
+    tree with the same flags as the runtime by `make llama-tools`."""
+    path = REPO_ROOT / ".tools" / "llama-bin" / name
+    if not os.access(path, os.X_OK):
+        raise ModelprepError(path, f"llama.cpp's {name} is not built; run `make llama-tools`")
+    return path
+
+
 @cache
 def llama_cpp_commit() -> str:
     """The llama.cpp commit the pinned llama-cpp-python release vendors, from its changelog."""

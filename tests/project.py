@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from pipeline.workspace import copy_source
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# Outputs the repository commits; a scratch build starts without them, as a clean checkout would
-# after deleting them, so every stage really runs. The manifest schema is source, not output.
-COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
-SOURCE_UNDER_OUTPUTS = ("manifests/schema/",)
 # Every variant the shipped params.yaml releases.
 RELEASES = [f"manifests/{m}/{v}.json" for m in ("tiny-llama", "all-minilm-l6-v2")
             for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
@@ -40,23 +37,8 @@ def ran_stages(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
 
 
-def project_copy(dest: Path) -> Path:
-    """The project's source files (tracked or not yet committed, never ignored ones) in `dest`, as a git repo."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, listed):
-        output = name.split("/")[0] in COMMITTED_OUTPUTS and not name.startswith(SOURCE_UNDER_OUTPUTS)
-        if output or not (REPO / name).is_file():
-            continue
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
-    run(["git", "init", "-q"], cwd=dest)
-    return dest
-
-
 def build(dest: Path) -> Path:
-    project = project_copy(dest)
+    project = copy_source(dest)
     result = dvc("repro", cwd=project)
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project

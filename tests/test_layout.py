@@ -48,7 +48,7 @@ def _data_paths(layout: Layout, group: str, model: str | None, variant: str | No
         return ([layout.schema, layout.artifact(model, variant), layout.metrics(model, variant),
                  layout.evaluation(model, variant), layout.performance(model, variant), layout.probes(model, variant),
                  layout.source_record(model), layout.hf(model) / "config.json"],
-                [layout.manifest(model, variant), layout.car(model, variant)])
+                [layout.manifest(model, variant)])
     if group == "plot":
         return [layout.metrics_dir(model)], [layout.plot(model)]
     raise AssertionError(f"stage group {group} has no entry here: add its layout paths")

@@ -8,13 +8,13 @@ float results), single-threaded tokenizer training and no input shuffling.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.corpus import TRAIN_FILE, read_texts
+from pipeline.examples.tokenizer import train_sentencepiece
 from pipeline.fileio import atomic_path
 from pipeline.progress import StepProgress, log
 from pipeline.settings import Reader, setting
@@ -51,46 +51,18 @@ def read_examples(r: Reader, data: Any, where: str) -> TinyLlamaSpec:
     return spec
 
 
-def _train_tokenizer(lines: list[str], spec: TinyLlamaSpec, workdir: Path) -> Path:
-    import sentencepiece as spm
-
-    # Trained in memory: with model_prefix the model would record its (temporary) path and
-    # differ byte-wise between otherwise identical builds.
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_writer=model,
-        model_type="bpe",
-        vocab_size=spec.vocab_size,
-        character_coverage=1.0,
-        byte_fallback=True,  # any byte stays encodable, as in Llama's own tokenizer
-        split_digits=True,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-        num_threads=1,
-        shuffle_input_sentence=False,
-        input_sentence_size=0,
-        minloglevel=2,
-    )
-    path = workdir / "tokenizer.model"
-    path.write_bytes(model.getvalue())
-    return path
-
-
 def build_tiny_llama(spec: TinyLlamaSpec, corpus_dir: Path, out_dir: Path) -> None:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(spec.seed)
     torch.set_num_threads(spec.threads)
     torch.use_deterministic_algorithms(True)
 
     texts = read_texts(corpus_dir, TRAIN_FILE)
-    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
     with atomic_path(out_dir, directory=True) as tmp:
-        log(STAGE, f"training a {spec.vocab_size}-token SentencePiece tokenizer on {len(lines)} lines")
-        tokenizer = LlamaTokenizer(vocab_file=str(_train_tokenizer(lines, spec, tmp)), legacy=True,
-                                   add_bos_token=True, add_eos_token=False)
-        (tmp / "tokenizer.model").unlink()  # save_pretrained writes its own copy
+        log(STAGE, f"training a {spec.vocab_size}-token SentencePiece tokenizer on the training split")
+        tokenizer = train_sentencepiece(texts, spec.vocab_size, tmp)
 
         stream = []
         for text in texts:
@@ -111,7 +83,6 @@ def build_tiny_llama(spec: TinyLlamaSpec, corpus_dir: Path, out_dir: Path) -> No
 
         _train(model, tokens, spec)
         model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
 
 
 def _train(model, tokens, spec: TinyLlamaSpec) -> None:

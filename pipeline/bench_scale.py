@@ -1,0 +1,166 @@
+"""The whole pipeline on a model of a real shape: each stage's wall time and peak memory, and the disk.
+
+`make bench` runs it on TinyLlama-1.1B's shape, `make bench-scale` on Mistral-7B's (params.yaml
+`bench`): the model is generated with random bf16 weights (`examples/shaped.py`), a fresh workspace
+of this project gets a params.yaml naming only that model (the variants and evaluation budget of its
+`bench.scale` entry, gates that random weights pass), and `dvc repro` runs in it with every stage
+recording its wall time and the peak memory of its process tree (`monitor.py`). The table holds each
+stage against the memory ceiling, 1.25 x the weights it works on + 1.5 GiB (the bf16 checkpoint; for
+ONNX variants, the larger of that and the ONNX weights the stage reads or writes), and the disk the
+build took against the bytes of what it made. Times vary with the machine's load; they are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.bench_scoring import release_lines, scoring_lines
+from pipeline.device import describe
+from pipeline.examples.shaped import build_shaped_model
+from pipeline.fileio import write_text
+from pipeline.gates import Gate
+from pipeline.layout import Layout
+from pipeline.monitor import STATS_ENV
+from pipeline.progress import GIB, human_bytes, log
+from pipeline.settings import Reader, SettingsFile
+from pipeline.workspace import copy_source
+
+STAGE = "bench-scale"
+HEADROOM = 1.5 * GIB
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    min_tokens: int  # scored tokens (whole windows) of the reduced evaluation budget
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """params.yaml `bench`: the shaped models the scale benchmarks build, and the gate their variants get."""
+
+    shapes: dict[str, ScaleRun]
+    gate: Any
+
+
+def read_bench(r: Reader, data: Any, where: str) -> BenchSpec:
+    data = r.mapping(data, where)
+    r.no_extra(data, {"scale", "gate"}, where)
+    shapes = {}
+    for name, entry in r.mapping(r.get(data, "scale", dict, where), f"{where}.scale").items():
+        at = f"{where}.scale.{name}"
+        entry = r.mapping(entry, at)
+        r.no_extra(entry, {"min_tokens", "variants"}, at)
+        shapes[name] = ScaleRun(r.positive(entry, "min_tokens", at), r.texts(entry, "variants", at))
+    return BenchSpec(shapes, r.section(r.get(data, "gate", dict, where), f"{where}.gate", Gate))
+
+
+def _workspace_params(source: dict[str, Any], name: str, model_dir: Path, run: ScaleRun, gate: Any) -> dict:
+    """The project's params.yaml, building only the shaped model with the run's variants and budget."""
+    params = dict(source)
+    params["models"] = {name: {"source": str(model_dir), "license": "Apache-2.0"}}
+    params["evaluation"] = {**params["evaluation"], "min_tokens": run.min_tokens}
+    for fmt in ("gguf", "onnx"):
+        params[fmt] = {**params[fmt], "variants": {v: s for v, s in params[fmt]["variants"].items()
+                                                   if v in run.variants}}
+    params["variants"] = {**params["gguf"]["variants"], **params["onnx"]["variants"]}
+    bounds = {k: v for k, v in gate.__dict__.items() if v is not None}
+    params["gates"] = {v: bounds for v in params["variants"]}
+    return params
+
+
+def _ceiling(row: dict[str, Any], weights: int, onnx_bytes: dict[str, int]) -> int:
+    """The stage's memory ceiling: 1.25 x the larger of the checkpoint and the ONNX weights it reads or writes
+    (the float32 base it exports or quantizes from, the variant it evaluates or releases) + 1.5 GiB."""
+    args = row["args"]
+    touched = onnx_bytes.get(args.get("variant", ""), 0)
+    if args.get("format") == "onnx" or (row["stage"] == "quantize" and touched):
+        touched = max(touched, onnx_bytes["base"])
+    return int(1.25 * max(weights, touched) + HEADROOM)
+
+
+def _disk(path: Path) -> int:
+    """Bytes the folder takes on disk, each hard-linked file once (`du`)."""
+    out = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
+    """Build everything for the shaped model `name` in its own workspace; the results as a table."""
+    model_dir = build_shaped_model(name, layout.corpus, layout.root / "build" / "bench" / "models" / name)
+    weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
+    project = (layout.root / "build" / "bench" / name).resolve()
+    shutil.rmtree(project, ignore_errors=True)
+    copy_source(project)
+    source = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    (project / "params.yaml").write_text(yaml.safe_dump(_workspace_params(source, name, model_dir, run, gate),
+                                                        sort_keys=False), encoding="utf-8")
+    stats = project / "stage-stats.jsonl"
+    log(STAGE, f"{name}: dvc repro in {project} ({human_bytes(weights)} of bf16 weights, "
+               f"{run.min_tokens} scored tokens, variants {', '.join(run.variants)})")
+    start = time.monotonic()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
+    env = {**os.environ, STATS_ENV: str(stats), "PATH": path}
+    with open(project / "repro.log", "w", encoding="utf-8") as out:
+        code = subprocess.run(["dvc", "repro"], cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    wall = time.monotonic() - start
+    rows = [json.loads(line) for line in stats.read_text(encoding="utf-8").splitlines()]
+    built = Layout(project)
+    onnx_bytes = {"base": _onnx_weights(built.base(name, "onnx"))}
+    onnx_bytes |= {v: _onnx_weights(built.artifact(name, v)) for v in run.variants if v.startswith("onnx-")}
+    lines = [f"{name}: {human_bytes(weights)} of bf16 weights, {run.min_tokens} scored tokens (reduced budget), "
+             f"variants {', '.join(run.variants)}; dvc repro {'ok' if code == 0 else f'FAILED ({code})'} in "
+             f"{wall / 60:.1f} min", "",
+             f"{'stage':<34} {'wall s':>8} {'peak RSS':>10} {'x bf16':>7} {'ceiling':>10}  within"]
+    for row in rows:
+        ceiling, label = _ceiling(row, weights, onnx_bytes), "@".join([row["stage"], *row["args"].values()][:2])
+        label += f"-{row['args']['variant']}" if "variant" in row["args"] else \
+            f"-{row['args']['format']}" if "format" in row["args"] else ""
+        lines.append(f"{label:<34} {row['wall_s']:>8.1f} {human_bytes(row['peak_rss_bytes']):>10} "
+                     f"{row['peak_rss_bytes'] / weights:>7.2f} {human_bytes(ceiling):>10}  "
+                     f"{'yes' if row['peak_rss_bytes'] <= ceiling else 'NO'}{'' if row['ok'] else ' (failed)'}")
+    lines += ["", _disk_line(project, built, name, weights), ""]
+    if code == 0:
+        lines += [*scoring_lines(project, name, run.variants), "", *release_lines(project, name, run.variants, rows)]
+    return "\n".join(lines)
+
+
+def _onnx_weights(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("model.onnx*")) if folder.is_dir() else 0
+
+
+def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
+    made = sum(p.stat().st_size for p in built.model(name).rglob("*") if p.is_file()
+               and built.hf(name) not in p.parents)
+    used = _disk(project)
+    return (f"disk: the workspace takes {human_bytes(used)} (build and DVC cache, hard links counted once) for "
+            f"{human_bytes(made)} of artifacts and records and a {human_bytes(weights)} copy of the source: "
+            f"{(used - weights) / made:.2f}x the artifacts beside the source")
+
+
+def main(names: list[str]) -> None:
+    settings = SettingsFile.load()
+    spec = settings.read("bench", read_bench)
+    layout = Layout()
+    device = describe("cpu")  # the stages' memory and time are the host's; evaluation may add a GPU
+    for name in names or list(spec.shapes)[:1]:
+        report = f"modelprep bench-scale on {device}\n\n{run_shape(name, spec.shapes[name], spec.gate, layout)}"
+        print(report)
+        path = layout.root / "benchmarks" / f"scale-{name}.txt"
+        write_text(path, report + "\n")
+        print(f"\nsaved to {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,33 @@
+"""A fresh workspace of this project: its source files, without the outputs a build makes.
+
+For the benchmarks, which build real-sized models in a project of their own, and the tests, which
+build the examples from scratch: every file git tracks or would track (committed or not, never an
+ignored one), except the outputs the repository commits (dvc.lock, metrics, manifests, plots), so
+every stage really runs. The manifest schema is source kept under manifests/ and comes along.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from pipeline.layout import REPO
+
+COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
+SOURCE_UNDER_OUTPUTS = ("manifests/schema/",)
+
+
+def copy_source(dest: Path, source: Path = REPO.root) -> Path:
+    """The project's source files in `dest`, made a git repository (DVC wants one)."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=source,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        output = name.split("/")[0] in COMMITTED_OUTPUTS and not name.startswith(SOURCE_UNDER_OUTPUTS)
+        if output or not (source / name).is_file():
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest

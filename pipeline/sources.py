@@ -28,6 +28,7 @@ from pipeline.progress import ByteProgress, log
 from pipeline.settings import Reader
 
 STAGE = "import_model"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SAFE_WEIGHTS = "*.safetensors"
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -59,6 +60,11 @@ def read_models(r: Reader, data: Any, where: str) -> dict[str, ModelSpec]:
 
 
 def _model(r: Reader, name: str, entry: Any, where: str) -> ModelSpec:
+    if not MODEL_NAME.fullmatch(str(name)):
+        # DVC reads `models.<name>` as a path of keys, so a dot splits the name; `/` and spaces would
+        # nest build folders or break the stage command.
+        raise r.error(f"model name {name!r} may hold only letters, digits, '-' and '_' (write llama-3.2-1b as "
+                      "llama-3_2-1b)")
     entry = r.mapping(entry, where)
     r.no_extra(entry, {"source", "revision", "kind", "allow_pickle", "license"}, where)
     kind = r.get(entry, "kind", str, where, None)

@@ -3,7 +3,10 @@
 For the benchmarks, which build real-sized models in a project of their own, and the tests, which
 build the examples from scratch: every file git tracks or would track (committed or not, never an
 ignored one), except the outputs the repository commits (dvc.lock, metrics, manifests, plots), so
-every stage really runs. The manifest schema is source kept under manifests/ and comes along.
+every stage really runs. The manifest schema is source kept under manifests/ and comes along, and
+`.tools/` (the pinned llama.cpp tree and its built tools, ignored by git) is linked. Its stages run
+the workspace's own copy of the code (`stage_environment`), so editing this checkout while a long
+build runs there changes nothing in it.
 """
 
 from __future__ import annotations
@@ -29,5 +32,13 @@ def copy_source(dest: Path, source: Path = REPO.root) -> Path:
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, target)
+    if (source / ".tools").is_dir() and not (dest / ".tools").exists():
+        (dest / ".tools").symlink_to((source / ".tools").resolve(), target_is_directory=True)
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
+
+
+def stage_environment(project: Path) -> dict[str, str]:
+    """Environment entries for commands run in the workspace: its `pipeline` package before the
+    installed (editable) one of this checkout."""
+    return {"PYTHONPATH": str(project.resolve())}

@@ -30,9 +30,10 @@ endif
 # Built wheels are kept per machine, so a fresh clone does not spend five minutes compiling again.
 WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/wheels/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
 SETUP_STAMP := $(VENV)/.setup-$(FLAVOUR)
-# llama.cpp's own command-line tools from the same tree and flags, built once per machine (about 6
-# minutes on 2 cores) and linked at .tools/llama-bin: llama-perplexity (the benchmark's side-by-side
-# scoring speed), llama-imatrix, llama-quantize and llama-gguf-split.
+# llama.cpp's own command-line tools from the same tree and flags, built once per machine by `make
+# setup` (about 6 minutes on 2 cores) and linked at .tools/llama-bin: llama-quantize and
+# llama-gguf-split (the GGUF variants), llama-imatrix (the importance matrix) and llama-perplexity
+# (the benchmark's side-by-side scoring speed).
 LLAMA_TOOLS := llama-perplexity llama-imatrix llama-quantize llama-gguf-split
 LLAMA_TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/modelprep/llama-tools-$(LLAMA_CPP_PYTHON)-$(FLAVOUR)
 LLAMA_TOOLS_STAMP := .tools/llama-bin/.built
@@ -46,7 +47,7 @@ PIN ?=
 
 .PHONY: setup llama-tools release test bench bench-scale constraints clean arlocal
 
-setup: $(SETUP_STAMP)
+setup: $(SETUP_STAMP) $(LLAMA_TOOLS_STAMP)
 
 $(SETUP_STAMP): requirements.txt requirements-$(FLAVOUR).txt constraints.txt pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -108,12 +109,12 @@ arlocal: $(ARLOCAL_STAMP)
 
 # bench: the shipped examples' speeds, then the whole pipeline on a TinyLlama-1.1B-shaped model (about
 # an hour on 2 cores); bench-scale: on a Mistral-7B-shaped one (hours; 15 GB of weights, ~60 GB of disk).
-bench: setup llama-tools
+bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
 	$(BIN)/python -m pipeline.bench
-	$(BIN)/python -m pipeline.bench_scale tinyllama-1.1b
+	$(BIN)/python -m pipeline.bench_scale tinyllama-1_1b
 
-bench-scale: setup llama-tools
+bench-scale: setup
 	$(BIN)/python -m pipeline.bench_scale mistral-7b
 
 # Re-pin every version after changing requirements.txt. ONNX Runtime is pinned in requirements-cpu.txt

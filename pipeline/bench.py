@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 from pipeline import formats
+from pipeline.bench_scoring import calibration_lines
 from pipeline.device import cuda_available, describe
 from pipeline.evaluate import Reference, score
+from pipeline.formats.base import QuantizeInputs
 from pipeline.kinds import KINDS
 from pipeline.layout import Layout
 from pipeline.params import Params, load_params
@@ -68,7 +70,8 @@ def _quantize_rows(params: Params, model: str, scratch: Path) -> list[tuple[str,
         fmt, out = variant.format.name, scratch / variant.name
         base = LAYOUT.base(model, fmt)
         copies[fmt] = copies.get(fmt) or _copy_seconds(base, scratch)
-        seconds = variant.format.quantize(variant, model, base, LAYOUT.corpus, out)
+        inputs = QuantizeInputs(base, LAYOUT.corpus, LAYOUT.imatrix(model))
+        seconds = variant.format.quantize(variant, model, inputs, out)
         rows.append((model, variant.name, f"{seconds:.3f}", f"{copies[fmt]:.3f}", f"{seconds / copies[fmt]:.1f}x"))
     return rows
 
@@ -160,6 +163,8 @@ def main() -> None:
                serving_rows),
         _table("Content ids of a 1 GiB file against plain sha256 of the same bytes (page cache warm)",
                ("hash", "seconds", "rate", "speed vs sha256"), cid_rows),
+        "", "GGUF types quantized with the importance matrix against the same type without",
+        *(line for model in params.models for line in calibration_lines(LAYOUT.root, model, tuple(params.variants))),
     ])
     print(report)
     RESULTS.mkdir(exist_ok=True)

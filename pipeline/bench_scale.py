@@ -25,16 +25,16 @@ from typing import Any
 
 import yaml
 
-from pipeline.bench_scoring import release_lines, scoring_lines
+from pipeline.bench_scoring import calibration_lines, release_lines, scoring_lines
 from pipeline.device import describe
 from pipeline.examples.shaped import build_shaped_model
-from pipeline.fileio import write_text
+from pipeline.fileio import read_json, write_text
 from pipeline.gates import Gate
 from pipeline.layout import Layout
 from pipeline.monitor import STATS_ENV
 from pipeline.progress import GIB, human_bytes, log
 from pipeline.settings import Reader, SettingsFile
-from pipeline.workspace import copy_source
+from pipeline.workspace import copy_source, stage_environment
 
 STAGE = "bench-scale"
 HEADROOM = 1.5 * GIB
@@ -98,7 +98,7 @@ def _disk(path: Path) -> int:
 
 def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
     """Build everything for the shaped model `name` in its own workspace; the results as a table."""
-    model_dir = build_shaped_model(name, layout.corpus, layout.root / "build" / "bench" / "models" / name)
+    model_dir = build_shaped_model(name, layout.corpus, (layout.root / "build" / "bench" / "models" / name).resolve())
     weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
     project = (layout.root / "build" / "bench" / name).resolve()
     shutil.rmtree(project, ignore_errors=True)
@@ -111,7 +111,7 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
                f"{run.min_tokens} scored tokens, variants {', '.join(run.variants)})")
     start = time.monotonic()
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
-    env = {**os.environ, STATS_ENV: str(stats), "PATH": path}
+    env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
     with open(project / "repro.log", "w", encoding="utf-8") as out:
         code = subprocess.run(["dvc", "repro"], cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - start
@@ -132,7 +132,8 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
                      f"{'yes' if row['peak_rss_bytes'] <= ceiling else 'NO'}{'' if row['ok'] else ' (failed)'}")
     lines += ["", _disk_line(project, built, name, weights), ""]
     if code == 0:
-        lines += [*scoring_lines(project, name, run.variants), "", *release_lines(project, name, run.variants, rows)]
+        lines += [*scoring_lines(project, name, run.variants), "", *release_lines(project, name, run.variants, rows),
+                  "", *calibration_lines(project, name, run.variants)]
     return "\n".join(lines)
 
 
@@ -141,12 +142,21 @@ def _onnx_weights(folder: Path) -> int:
 
 
 def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
-    made = sum(p.stat().st_size for p in built.model(name).rglob("*") if p.is_file()
-               and built.hf(name) not in p.parents)
-    used = _disk(project)
+    """The workspace's disk use against the distinct bytes the build made (each inode once: onnx-fp32's
+    files are links of the base's), the source's linked copy aside; and what CARs would add."""
+    inodes = {}
+    for path in built.model(name).rglob("*"):
+        if path.is_file() and built.hf(name) not in path.parents:
+            info = path.stat()
+            inodes[(info.st_dev, info.st_ino)] = info.st_size
+    made, used = sum(inodes.values()), _disk(project)
+    cars = sum(read_json(p)["content"]["car"]["size"] for p in (project / "manifests" / name).glob("*.json")
+               if not p.name.endswith((".sig.json", ".pins.json")))
     return (f"disk: the workspace takes {human_bytes(used)} (build and DVC cache, hard links counted once) for "
-            f"{human_bytes(made)} of artifacts and records and a {human_bytes(weights)} copy of the source: "
-            f"{(used - weights) / made:.2f}x the artifacts beside the source")
+            f"{human_bytes(made)} of distinct artifact and record bytes and the {human_bytes(weights)} source: "
+            f"{(used - weights) / made:.2f}x the artifacts beside the source. A pin target that takes CAR files "
+            f"(car, kubo) writes one per package: {human_bytes(cars)} more, "
+            f"{(used - weights + cars) / made:.2f}x")
 
 
 def main(names: list[str]) -> None:

@@ -1,7 +1,8 @@
-"""Speeds the scale benchmark puts side by side, each against a baseline measured in the same run:
+"""Figures the benchmarks put side by side, each against a baseline measured in the same run:
 - scoring: every variant's runtime against the reference (both count the tokens of every window) and,
   for GGUF, llama.cpp's own `llama-perplexity` on the same file, text, window and thread count;
-- release: the release stages' time against `sha256sum` reading the same bytes once.
+- release: the release stages' time against `sha256sum` reading the same bytes once;
+- calibration: each GGUF type quantized with the importance matrix against the same type without.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pipeline.corpus import EVAL_FILE, read_texts
 from pipeline.evaluate import RECORD_FILE, EvaluationSpec
 from pipeline.fileio import read_json
 from pipeline.formats import read_variants
-from pipeline.formats.gguf.format import gguf_file
+from pipeline.formats.gguf.files import gguf_file
+from pipeline.kinds import kind_of
 from pipeline.layout import Layout
 from pipeline.settings import SettingsFile
 from pipeline.toolchain import llama_tool
@@ -53,13 +55,13 @@ def scoring_lines(project: Path, model: str, variants: tuple[str, ...]) -> list[
     unit = "tokens" if reference["kind"] == "decoder" else "sentences"
     baseline = reference[f"scoring_{unit}_per_s"]
     lines = [f"scoring ({unit}/s, {spec.threads} threads): reference (PyTorch, {reference['runtime']['dtype']}) "
-             f"{baseline:.1f}", f"{'variant':<12} {'runtime':>10} {'x ref':>7} {'llama-perplexity':>17} {'x l-p':>7}"]
+             f"{baseline:.1f}", f"{'variant':<16} {'runtime':>10} {'x ref':>7} {'llama-perplexity':>17} {'x l-p':>7}"]
     with tempfile.TemporaryDirectory() as scratch:
         text = Path(scratch) / "eval.txt"
         text.write_text("\n\n".join(read_texts(built.corpus, EVAL_FILE)), encoding="utf-8")
         for variant in variants:
             rate = read_json(built.performance(model, variant))[f"scoring_{unit}_per_s"]
-            row = f"{variant:<12} {rate:>10.1f} {rate / baseline:>7.2f}"
+            row = f"{variant:<16} {rate:>10.1f} {rate / baseline:>7.2f}"
             if formats[variant] == "gguf" and unit == "tokens":
                 windows = -(-spec.min_tokens // (spec.window - 1))
                 side = llama_perplexity_rate(gguf_file(built.artifact(model, variant)), text, spec.window, windows,
@@ -81,3 +83,24 @@ def release_lines(project: Path, model: str, variants: tuple[str, ...], stage_ro
     return [f"release: {release:.1f} s for {len(variants)} packages ({size / 2 ** 30:.2f} GiB: sha256, CIDv1, CIDv0 "
             f"and CAR size in one read per file, records, manifests) vs sha256sum of the same bytes {sha:.1f} s: "
             f"{release / max(sha, 1e-9):.2f}x"]
+
+
+def calibration_lines(project: Path, model: str, variants: tuple[str, ...]) -> list[str]:
+    """Each built GGUF variant quantized with the importance matrix beside the variant of the same type
+    without one: their loss against the reference (mean KLD; 1 - mean cosine for encoders)."""
+    built, chosen = Layout(project), read_variants(SettingsFile.load(project / "params.yaml"))
+    gguf = [v for v in variants if chosen[v].format.name == "gguf"]
+    pairs = [(plain, calibrated) for calibrated in gguf if chosen[calibrated].settings.imatrix
+             for plain in gguf if not chosen[plain].settings.imatrix and not chosen[plain].settings.tensor_types
+             and chosen[plain].settings.type == chosen[calibrated].settings.type]
+    if not pairs:
+        return []
+    lines = [f"{'type':<8} {'without imatrix':>16} {'with imatrix':>13} {'change':>8}  ({model}, loss vs reference)"]
+    for plain, calibrated in pairs:
+        accuracy = [read_json(built.metrics(model, v))["accuracy"] for v in (plain, calibrated)]
+        kind = kind_of(accuracy[0])
+        without, with_ = (kind.loss(a) for a in accuracy)
+        change = f"{100 * (with_ - without) / without:+.1f}%" if without else "-"
+        lines.append(f"{chosen[plain].settings.type:<8} {without:>16.4g} {with_:>13.4g} {change:>8}  "
+                     f"({kind.loss_metric})")
+    return lines

@@ -41,6 +41,10 @@ class Layout:
     def reference(self, model: str) -> Path:
         return self.model(model) / "reference"
 
+    def imatrix(self, model: str) -> Path:
+        """llama.cpp's importance matrix of the model (GGUF variants with `imatrix: true`)."""
+        return self.model(model) / "imatrix"
+
     def base(self, model: str, fmt: str) -> Path:
         """The unquantized artifact of format `fmt` every variant of that format is made from."""
         return self.model(model) / "base" / fmt

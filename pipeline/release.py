@@ -99,23 +99,25 @@ def identity(s: ReleaseSettings, record: dict) -> dict:
             "tool": f"modelprep {record['tools']['modelprep']}", "version": s.release.version}
 
 
-def hardware(variant: Variant, s: ReleaseSettings, record: dict, weights: int, disk: int, config: Path) -> dict:
+def hardware(variant: Variant, s: ReleaseSettings, record: dict, weights: int, disk: int, artifact: Path,
+             config: Path) -> dict:
     """What the variant asks of a machine: runtimes, memory per serving profile, and the GPUs that fit each."""
     runtimes = variant.format.requirements(record)
     memory = memory_record(variant.format.memory, record["kind"], record["architecture"], weights, disk, s.memory,
-                           config)
+                           artifact, config)
     return {"gpu_fit": [{"context": p["context"], "gpus": fitting_gpus(p["vram_bytes"], runtimes),
                          "parallel": p["parallel"]} for p in memory["profiles"]],
             "memory": memory, "runtimes": runtimes}
 
 
-def measured(variant: Variant, s: ReleaseSettings, record: dict, weights: int, performance_path: Path) -> dict:
+def measured(variant: Variant, s: ReleaseSettings, record: dict, weights: int, artifact: Path,
+             performance_path: Path) -> dict:
     """Speed and memory on the build device, with the memory estimate for the same workload beside it."""
     performance = read_json(performance_path)
     figures = {k: v for k, v in performance.items() if k not in ("runtime", "threads", "repeats")}
     return {"device": performance["runtime"]["device"], "memory": measured_memory(
                 variant.format.memory, record["kind"], record["architecture"], weights, performance, s.evaluation,
-                s.performance, performance_path),
+                s.performance, artifact, performance_path),
             "performance": figures, "repeats": performance["repeats"], "runtime": performance["runtime"]["runtime"],
             "threads": performance["threads"]}
 
@@ -150,7 +152,7 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
                   for name in files for role, media_type in [file_role(name, fmt)]],
         "format": fmt.name,
         fmt.name: fmt.describe(artifact),
-        "quantization": fmt.quantization(variant),
+        "quantization": fmt.quantization(variant, artifact),
         "kind": kind.name,
         "model": model,
         "record_version": RECORD_VERSION,
@@ -160,10 +162,10 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
     }
     weights = metrics["size"]["bytes"]
     disk = sum(entry["size"] for entry in record["files"])
-    record.update(identity=identity(s, record), **hardware(variant, s, record, weights, disk, config))
+    record.update(identity=identity(s, record), **hardware(variant, s, record, weights, disk, artifact, config))
     content = package_content(digests, record, car)
     manifest = {**record, CONTENT: content, PROBES: read_json(layout.probes(model, variant.name)),
-                MEASURED: measured(variant, s, record, weights, layout.performance(model, variant.name))}
+                MEASURED: measured(variant, s, record, weights, artifact, layout.performance(model, variant.name))}
     check_manifest(manifest, out)
     write_json(out, manifest)
     log(STAGE, f"{model} {variant.name}: released, record {out}; package {content['package']['cid_v1']} "

@@ -10,13 +10,17 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.workspace import copy_source
+from pipeline.params import load_params
+from pipeline.workspace import copy_source, stage_environment
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# Every variant the shipped params.yaml releases.
-RELEASES = [f"manifests/{m}/{v}.json" for m in ("tiny-llama", "all-minilm-l6-v2")
-            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
+# Every model and variant the shipped params.yaml releases, in its order.
+SHIPPED = load_params(REPO / "params.yaml")
+MODELS = tuple(SHIPPED.models)
+VARIANTS = tuple(SHIPPED.variants)
+GGUF_VARIANTS = tuple(v for v in VARIANTS if SHIPPED.variant(v).format.name == "gguf")
+RELEASES = [f"manifests/{m}/{v}.json" for m in MODELS for v in VARIANTS]
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -29,7 +33,9 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
 
 
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run([str(BIN / "dvc"), *args], cwd=cwd, check=check)
+    # A scratch project's stages run its own copy of the code, as they would in a clone.
+    env = stage_environment(cwd) if cwd.resolve() != REPO else {}
+    return run([str(BIN / "dvc"), *args], cwd=cwd, check=check, env=env)
 
 
 def ran_stages(output: str) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline import formats
-from pipeline.formats.base import Format, Variant
+from pipeline.formats.base import Format, QuantizeInputs, Variant
 from pipeline.settings import Reader, SettingsFile
 from tests.code_graph import REPO, cycles, modules
 
@@ -46,9 +46,9 @@ class TextFormat(Format):
         out_dir.mkdir(parents=True)
         (out_dir / "config.json").write_bytes((hf_dir / "config.json").read_bytes())
 
-    def quantize(self, variant, model, base_dir, corpus_dir, out_dir):
+    def quantize(self, variant, model, inputs, out_dir):
         out_dir.mkdir(parents=True)
-        text = (base_dir / "config.json").read_text()
+        text = (inputs.base_dir / "config.json").read_text()
         (out_dir / "config.txt").write_text(text.upper() if variant.settings.upper else text)
         return 0.0
 
@@ -67,7 +67,7 @@ class TextFormat(Format):
     def describe(self, path):
         return {"characters": len((path / "config.txt").read_text())}
 
-    def quantization(self, variant):
+    def quantization(self, variant, artifact):
         return {"type": variant.name, "precision": "text", "upper": variant.settings.upper}
 
     def gpu_build(self):
@@ -118,7 +118,7 @@ def test_a_new_format_is_one_registered_package(text_format, tmp_path):
     hf.mkdir()
     (hf / "config.json").write_text(json.dumps({"model_type": "llama"}))
     text_format.build_base(hf, "decoder", params.variants["shout"].format_settings, tmp_path / "base")
-    text_format.quantize(variant, "m", tmp_path / "base", tmp_path, tmp_path / "shout")
+    text_format.quantize(variant, "m", QuantizeInputs(tmp_path / "base", tmp_path, tmp_path), tmp_path / "shout")
     assert formats.of_artifact(tmp_path / "shout") is text_format
     assert text_format.files(tmp_path / "shout") == {"config.txt": tmp_path / "shout" / "config.txt"}
     assert "LLAMA" in (tmp_path / "shout" / "config.txt").read_text()

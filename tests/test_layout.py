@@ -36,9 +36,12 @@ def _data_paths(layout: Layout, group: str, model: str | None, variant: str | No
     if group in ("convert_gguf", "export_onnx"):
         return ([layout.hf(model), layout.source_record(model), Path("constraints.txt")],
                 [layout.base(model, fmt)])
+    if group == "imatrix":
+        return ([layout.base(model, "gguf"), layout.source_record(model), layout.corpus, Path("constraints.txt")],
+                [layout.imatrix(model)])
     if group in ("quantize_gguf", "quantize_onnx"):
-        corpus = [layout.corpus] if group == "quantize_onnx" else []
-        return ([layout.base(model, group.split("_")[1]), *corpus, Path("constraints.txt")],
+        extra = [layout.corpus] if group == "quantize_onnx" else [layout.imatrix(model)]
+        return ([layout.base(model, group.split("_")[1]), *extra, Path("constraints.txt")],
                 [layout.artifact(model, variant)])
     if group == "evaluate":
         return ([layout.artifact(model, variant), layout.reference(model), Path("constraints.txt")],

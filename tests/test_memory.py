@@ -1,16 +1,21 @@
-"""The memory estimate: the formula against hand-computed figures for known architectures, and the
-estimate against the peak measured while validating every example variant."""
+"""Memory figures: llama.cpp's own reservation against what it really allocates (every GGUF example
+variant and a sliding-window model), ONNX Runtime's formula against hand-computed figures, and every
+estimate against the peak measured while validating the example variants."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from pipeline import formats
 from pipeline.errors import ModelprepError
+from pipeline.formats.gguf.convert import convert_to_gguf
+from pipeline.formats.gguf.files import gguf_file
+from pipeline.formats.gguf.reservation import reserve
 from pipeline.hardware.memory import (
-    CUDA_CONTEXT_BYTES,
     MIB,
     TOLERANCE,
     Architecture,
@@ -19,6 +24,7 @@ from pipeline.hardware.memory import (
     memory_record,
     serving_workloads,
 )
+from pipeline.manifest.describe import architecture
 from tests.project import RELEASES
 
 # Mistral-7B: 32 layers, 4096 wide, FFN 14336, 32 query and 8 KV heads of 128, 32000 tokens.
@@ -26,37 +32,64 @@ MISTRAL_7B = Architecture(layers=32, hidden_size=4096, ffn_size=14336, heads=32,
                           vocabulary=32000, trained_context=32768, sliding_window=4096)
 LLAMA_2_7B = Architecture(layers=32, hidden_size=4096, ffn_size=11008, heads=32, kv_heads=32, head_size=128,
                           vocabulary=32000, trained_context=4096)
-WEIGHTS = 7_000_000_000
 LLAMA_CPP, ONNX_RUNTIME = formats.get("gguf").memory, formats.get("onnx").memory
 
 
-def test_llama_cpp_kv_cache_is_the_published_figure():
-    # The reference's worked example: 32 layers x 8192 cells x 8 KV heads x (128 + 128) x 2 bytes = 1 GiB.
-    no_window = Architecture(**{**MISTRAL_7B.__dict__, "sliding_window": None})
-    estimate = LLAMA_CPP.estimate(no_window, "decoder", WEIGHTS, Workload(context=8192))
-    assert estimate.kv_cache_bytes == 2 ** 30
-    # The sliding window caps the cells held: 4096 of 8192.
-    windowed = LLAMA_CPP.estimate(MISTRAL_7B, "decoder", WEIGHTS, Workload(context=8192))
-    assert windowed.kv_cache_bytes == 2 ** 29
+def _requests(kind, profiles):
+    return [LLAMA_CPP._request(kind, Workload(context=p["context"], parallel=p["parallel"], ubatch=p["ubatch"]))
+            for p in profiles]
 
 
-def test_llama_cpp_terms_by_hand():
-    estimate = LLAMA_CPP.estimate(LLAMA_2_7B, "decoder", WEIGHTS, Workload(context=4096, parallel=2))
-    cells = 8192  # 2 sequences x 4096, already a multiple of 256
-    assert estimate.kv_cache_bytes == 32 * cells * 32 * 128 * 2 * 2 == 4 * 2 ** 30
-    # Micro-batch of 512: f32 scores 32 heads x 512 x 8192, the mask 512 x 8192, activations 512 x (2 x 11008 + 3 x 4096).
-    assert estimate.compute_bytes == 4 * (32 * 512 * 8192 + 512 * 8192 + 512 * (2 * 11008 + 3 * 4096)) == 623_902_720
-    assert estimate.output_bytes == 4 * 2 * 32000 * 2  # one row per sequence, llama.cpp's and the caller's copy
-    assert estimate.overhead_bytes == 4 * MIB + 160 * 32000
-    assert estimate.ram_bytes == WEIGHTS + 4 * 2 ** 30 + 623_902_720 + 512_000 + 4 * MIB + 5_120_000
-    assert estimate.vram_bytes == WEIGHTS + 4 * 2 ** 30 + 623_902_720 + CUDA_CONTEXT_BYTES
-    # Cells are padded to 256: a 100-token context holds 256.
-    small = LLAMA_CPP.estimate(LLAMA_2_7B, "decoder", WEIGHTS, Workload(context=100))
-    assert small.kv_cache_bytes == 32 * 256 * 32 * 128 * 2 * 2
+def _assert_as_allocated(gguf, kind, profiles):
+    """The manifest's KV cache and compute buffer against what llama.cpp reports when it really allocates
+    each profile's context (not no_alloc)."""
+    real = reserve(gguf, _requests(kind, profiles), allocate=True)
+    assert len(real) == len(profiles)
+    for profile, allocated in zip(profiles, real, strict=True):
+        assert profile["kv_cache_bytes"] == pytest.approx(allocated.kv_bytes, rel=0.01), profile
+        assert profile["compute_bytes"] == pytest.approx(allocated.compute_bytes, rel=0.10), profile
+        assert profile["compute_bytes"] > 0
+
+
+@pytest.mark.parametrize("release", [r for r in RELEASES if "onnx" not in r])
+def test_gguf_memory_is_what_llama_cpp_allocates(built, release):
+    manifest = json.loads((built / release).read_text())
+    assert manifest["memory"]["method"].startswith("llama.cpp's own reservation")
+    gguf = gguf_file(built / manifest["artifact"])
+    _assert_as_allocated(gguf, manifest["kind"], manifest["memory"]["profiles"])
+    if manifest["kind"] == "decoder":  # f16 K and V per cell and layer, 256-cell padding
+        arch = manifest["architecture"]
+        for p in manifest["memory"]["profiles"]:
+            cells = -(-p["context"] * p["parallel"] // 256) * 256
+            assert p["kv_cache_bytes"] == arch["layers"] * cells * arch["kv_heads"] * arch["head_size"] * 2 * 2
+
+
+def test_sliding_window_model_holds_what_llama_cpp_holds(built, tmp_path):
+    """A Mistral checkpoint with a 64-token sliding window converts to llama.cpp's `llama` architecture,
+    which keeps every cell: the figures follow llama.cpp, not the config's window (4x less here)."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    hf = tmp_path / "hf"
+    config = MistralConfig(vocab_size=4096, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                           sliding_window=64, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    MistralForCausalLM(config).save_pretrained(hf, safe_serialization=True)
+    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(built / "build/tiny-llama/hf" / name, hf / name)
+    gguf = tmp_path / "mistral.gguf"
+    convert_to_gguf(hf, "f16", gguf, gguf, 1)
+    arch = architecture(json.loads((hf / "config.json").read_text()))
+    assert arch["sliding_window"] == 64
+    record = memory_record(LLAMA_CPP, "decoder", arch, gguf.stat().st_size, gguf.stat().st_size,
+                           MemorySpec(("trained",), (1, 2), 512), gguf, "mistral")
+    _assert_as_allocated(gguf, "decoder", record["profiles"])
+    assert [p["kv_cache_bytes"] for p in record["profiles"]] == [2 * 256 * 2 * 32 * 2 * 2, 2 * 512 * 2 * 32 * 2 * 2]
 
 
 def test_onnxruntime_terms_by_hand():
-    estimate = ONNX_RUNTIME.estimate(LLAMA_2_7B, "decoder", 1000, Workload(context=1024))
+    estimate = ONNX_RUNTIME._estimate(LLAMA_2_7B, "decoder", 1000, Workload(context=1024))
     assert estimate.weights_bytes == 1200  # plus a fifth for prepacked GEMM weights
     assert estimate.kv_cache_bytes == 2 * 32 * 1024 * 32 * 128 * 2 * 4  # f32 past and present
     # The whole prompt in one call: scores and probabilities 2 x 32 heads x 1024 per token, doubled by the arena,
@@ -64,7 +97,7 @@ def test_onnxruntime_terms_by_hand():
     assert estimate.compute_bytes == 2 * (4 * 1024 * 2 * 32 * 1024 + 4 * 1024 * 32000)
     bert = Architecture(layers=6, hidden_size=384, ffn_size=1536, heads=12, kv_heads=12, head_size=32,
                         vocabulary=30522, trained_context=512)
-    encoder = ONNX_RUNTIME.estimate(bert, "encoder", 1000, Workload(context=128, parallel=32))
+    encoder = ONNX_RUNTIME._estimate(bert, "encoder", 1000, Workload(context=128, parallel=32))
     assert encoder.kv_cache_bytes == 0
     assert encoder.compute_bytes == 2 * 4 * 128 * 32 * max(2 * 12 * 128, 2 * 1536)
 
@@ -86,7 +119,8 @@ def test_estimate_agrees_with_the_measured_peak(built, release):
     estimator = formats.get(manifest["format"]).memory
     metrics = json.loads((built / "metrics" / release.removeprefix("manifests/")).read_text())
     estimate = estimator.estimate(Architecture.of(manifest["architecture"]), manifest["kind"],
-                                  metrics["size"]["bytes"], Workload(**memory["workload"])).ram_bytes
+                                  metrics["size"]["bytes"], [Workload(**memory["workload"])],
+                                  built / manifest["artifact"])[0].ram_bytes
     assert (memory["estimate_bytes"], memory["measured_bytes"]) == (estimate, measured)
     print(f"{release}: estimate {estimate / MIB:.1f} MiB, measured {measured / MIB:.1f} MiB, "
           f"ratio {estimate / measured:.2f}")
@@ -98,7 +132,8 @@ def test_missing_figures_and_profiles_are_one_clear_error():
     block = {"layers": 4, "hidden_size": 256, "ffn_size": None, "heads": 8, "kv_heads": 2, "head_size": 32,
              "vocabulary": 4096, "trained_context": 128}
     with pytest.raises(ModelprepError, match="config.json: the architecture lacks ffn_size"):
-        memory_record(LLAMA_CPP, "decoder", block, 1000, 1000, MemorySpec((2048,), (1,), 512), "config.json")
+        memory_record(LLAMA_CPP, "decoder", block, 1000, 1000, MemorySpec((2048,), (1,), 512), Path("x"),
+                      "config.json")
     with pytest.raises(ModelprepError, match="no 'memory.contexts' entry fits config.json's trained context of 128"):
         memory_record(LLAMA_CPP, "decoder", {**block, "ffn_size": 768}, 1000, 1000, MemorySpec((2048,), (1,), 512),
-                      "config.json")
+                      Path("x"), "config.json")

@@ -19,11 +19,10 @@ from pipeline.fileio import dumps_json
 from pipeline.ipfs.directory import add_path
 from pipeline.layout import Layout
 from pipeline.manifest.document import CONTENT, MANIFEST_ONLY, Manifest
-from pipeline.package import RECORD_FILE, Release, V0, V1
-from tests.project import BIN, run
+from pipeline.package import RECORD_FILE, V0, V1, Release
+from tests.project import BIN, MODELS, VARIANTS, run
 
-RELEASES = [(m, v) for m in ("tiny-llama", "all-minilm-l6-v2")
-            for v in ("F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4")]
+RELEASES = [(m, v) for m in MODELS for v in VARIANTS]
 
 
 def manifest(built, model, variant):

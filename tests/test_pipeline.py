@@ -17,12 +17,7 @@ import numpy as np
 from pipeline.fileio import dumps_json, sha256_file
 from pipeline.layout import Layout
 from pipeline.manifest.document import MEASURED
-from tests.project import BIN, build, dvc, edited_params, ran_stages, run
-
-MODELS = ("tiny-llama", "all-minilm-l6-v2")
-GGUF_VARIANTS = ("F16", "Q8_0", "Q4_0", "Q4_K_M")
-ONNX_VARIANTS = ("onnx-fp32", "onnx-int8", "onnx-int4")
-VARIANTS = GGUF_VARIANTS + ONNX_VARIANTS
+from tests.project import BIN, GGUF_VARIANTS, MODELS, SHIPPED, VARIANTS, build, dvc, edited_params, ran_stages, run
 
 
 def gguf(project: Path, model: str, variant: str) -> Path:
@@ -52,9 +47,14 @@ def test_every_variant_is_released_with_a_true_record(built):
                 candidate = record["device"]["candidate"]
                 provider = "CUDAExecutionProvider" if candidate["device"].startswith("cuda:") else "CPUExecutionProvider"
                 assert candidate["providers"][0] == provider, "the record names the provider that really ran"
+                assert record["quantization"]["type"] == variant
             else:
-                assert [f["path"] for f in record["files"]] == [f"{model}-{variant}.gguf"]
-            assert record["quantization"]["type"] == variant
+                # The importance matrix a variant was quantized with ships beside it (decoders only).
+                imatrix = ["imatrix/imatrix.gguf"] if record["quantization"]["imatrix"] else []
+                assert [f["path"] for f in record["files"]] == [*imatrix, f"{model}-{variant}.gguf"]
+                assert record["quantization"]["imatrix"] == (SHIPPED.variant(variant).settings.imatrix
+                                                             and model == "tiny-llama")
+                assert record["quantization"]["type"] == SHIPPED.variant(variant).settings.type
             assert record["tools"]["llama.cpp"] == "0c1e57098"
             assert record["accuracy"]["passed"] is True
             assert record["device"]["candidate"]["device"].startswith(("cpu:", "cuda:"))

@@ -75,7 +75,7 @@ class Shape:
 
 SHAPES = {
     # TinyLlama/TinyLlama-1.1B-Chat-v1.0's config.
-    "tinyllama-1.1b": Shape("LlamaForCausalLM", "llama", 2048, 22, 32, 4, 5632, 32000, 2048),
+    "tinyllama-1_1b": Shape("LlamaForCausalLM", "llama", 2048, 22, 32, 4, 5632, 32000, 2048),
     # mistralai/Mistral-7B-v0.1's config (llama.cpp converts it as `llama`, without the window).
     "mistral-7b": Shape("MistralForCausalLM", "mistral", 4096, 32, 32, 8, 14336, 32000, 32768, sliding_window=4096),
 }

@@ -38,6 +38,16 @@ class Variant:
     format_settings: Any  # the format's own section (base build), which its record may state
 
 
+@dataclass(frozen=True)
+class QuantizeInputs:
+    """What a variant is made from: the format's base artifact, the corpus (calibration text) and the
+    model's importance matrix folder (GGUF)."""
+
+    base_dir: Path
+    corpus_dir: Path
+    imatrix_dir: Path
+
+
 class Format(ABC):
     name: str  # params.yaml section, manifest `format`, base folder name
     colour: str  # its points on the release page's chart
@@ -56,7 +66,7 @@ class Format(ABC):
         """Write the unquantized artifact every variant of this format is made from."""
 
     @abstractmethod
-    def quantize(self, variant: Variant, model: str, base_dir: Path, corpus_dir: Path, out_dir: Path) -> float:
+    def quantize(self, variant: Variant, model: str, inputs: QuantizeInputs, out_dir: Path) -> float:
         """Write the variant's folder from the base; return the seconds the quantizer itself took."""
 
     # About how many bytes a build writes for a model of `parameters` weights, so that a stage can check
@@ -87,7 +97,7 @@ class Format(ABC):
         """What the artifact holds (`modelprep describe`, and the record's block named after the format)."""
 
     @abstractmethod
-    def quantization(self, variant: Variant) -> dict[str, Any]:
+    def quantization(self, variant: Variant, artifact: Path) -> dict[str, Any]:
         """The record's `quantization` block: type, precision and the settings that made the variant."""
 
     def file_role(self, name: str) -> str | None:

@@ -24,7 +24,7 @@ from pipeline.settings import Reader
 if TYPE_CHECKING:
     from pipeline.evaluate import EvaluationSpec, PerformanceSpec
 
-ESTIMATOR = "modelprep-memory/1"
+ESTIMATOR = "modelprep-memory/2"  # 2: llama.cpp's figures are its own reservation
 F32 = 4
 CUDA_CONTEXT_BYTES = 457 * MIB
 # The estimate agrees with the peak measured during validation (peak RSS minus the RSS before the
@@ -104,7 +104,12 @@ class MemoryEstimator(Protocol):
 
     runtime: str
 
-    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate: ...
+    def method(self) -> str:
+        """How the figures are obtained, for the record."""
+
+    def estimate(self, arch: Architecture, kind: str, weights: int, loads: list[Workload],
+                 artifact: Path) -> list[Estimate]:
+        """One estimate per workload for the variant in `artifact` (`weights`: its weight bytes)."""
 
     def validation_workload(self, kind: str, evaluation: EvaluationSpec, performance: PerformanceSpec) -> Workload:
         """What the performance measurement of a variant runs, as a workload."""
@@ -147,25 +152,27 @@ def serving_workloads(arch: Architecture, spec: MemorySpec) -> list[Workload]:
 
 
 def memory_record(estimator: MemoryEstimator, kind: str, architecture: dict[str, Any], weights: int, disk: int,
-                  spec: MemorySpec, where: str | Path) -> dict[str, Any]:
+                  spec: MemorySpec, artifact: Path, where: str | Path) -> dict[str, Any]:
     """The manifest's `memory` block: an estimate per serving profile."""
     arch = Architecture.of(architecture, where)
     workloads = serving_workloads(arch, spec)
     if not workloads:
         raise ModelprepError("params.yaml", f"no 'memory.contexts' entry fits {where}'s trained context of "
                                             f"{arch.trained_context} tokens; add 'trained' or a shorter context")
-    profiles = [{"context": load.context, "parallel": load.parallel, "ubatch": load.ubatch,
-                 **estimator.estimate(arch, kind, weights, load).record()} for load in workloads]
-    return {"disk_bytes": disk, "estimator": ESTIMATOR, "profiles": profiles, "runtime": estimator.runtime}
+    estimates = estimator.estimate(arch, kind, weights, workloads, artifact)
+    profiles = [{"context": load.context, "parallel": load.parallel, "ubatch": load.ubatch, **estimate.record()}
+                for load, estimate in zip(workloads, estimates, strict=True)]
+    return {"disk_bytes": disk, "estimator": ESTIMATOR, "method": estimator.method(), "profiles": profiles,
+            "runtime": estimator.runtime}
 
 
 def measured_memory(estimator: MemoryEstimator, kind: str, architecture: dict[str, Any], weights: int,
                     performance: dict[str, Any], evaluation: EvaluationSpec, perf_spec: PerformanceSpec,
-                    where: str | Path) -> dict[str, Any]:
+                    artifact: Path, where: str | Path) -> dict[str, Any]:
     """The estimate for the workload validation measured, beside the measured figure (peak RSS minus the
     RSS before the model loaded; `where` is the performance record)."""
     load = estimator.validation_workload(kind, evaluation, perf_spec)
-    estimate = estimator.estimate(Architecture.of(architecture, where), kind, weights, load).ram_bytes
+    estimate = estimator.estimate(Architecture.of(architecture, where), kind, weights, [load], artifact)[0].ram_bytes
     measured = performance["peak_rss_bytes"] - performance["baseline_rss_bytes"]
     if measured <= 0:
         raise ModelprepError(where, f"peak RSS ({performance['peak_rss_bytes']}) is not above the baseline "

@@ -18,6 +18,7 @@ class FileType:
     ftype: int  # llama_ftype in llama.h
     precision: str  # what a registry filters on: float, int8, int4 ...
     bits_per_weight: float  # llama-quantize's own figure for the type, used to estimate disk before a build
+    needs_imatrix: bool = False  # llama.cpp refuses to make it without an importance matrix
 
 
 _TABLE = (
@@ -35,8 +36,13 @@ _TABLE = (
     FileType("Q4_0", 2, "int4", 4.5),
     FileType("Q4_1", 3, "int4", 5.0),
     FileType("IQ4_NL", 25, "int4", 4.5),
+    FileType("IQ4_XS", 30, "int4", 4.25),
     FileType("Q3_K_M", 12, "int3", 3.91),
+    FileType("IQ3_M", 27, "int3", 3.66),
+    FileType("IQ3_XXS", 23, "int3", 3.06, needs_imatrix=True),
     FileType("Q2_K", 10, "int2", 2.63),
+    FileType("IQ2_M", 29, "int2", 2.7, needs_imatrix=True),
+    FileType("IQ2_XXS", 19, "int2", 2.06, needs_imatrix=True),
 )
 FILE_TYPES = {t.name: t for t in _TABLE}
 

@@ -1,30 +1,29 @@
-"""Memory llama.cpp needs to serve a GGUF variant, as its context reports its buffers.
+"""Memory llama.cpp needs to serve a GGUF variant: its own reservation for each workload
+(`reservation.py`), not a formula of ours.
 
 - weights: the tensor bytes, mapped from the file as stored;
-- KV cache: layers x cells x KV heads x head size x 2 (K and V) x 2 bytes (f16). Cells are the
-  context of every parallel sequence, padded to 256; a sliding window caps them. Encoders keep none;
-- output buffer: 4 bytes x outputs x vocabulary (decoders; one output per sequence when serving),
-  counted twice because the caller copies the logits out (llama-cpp-python keeps every row it is
-  given), or x (vocabulary + hidden) per token (encoders, up to 256);
-- compute buffer: the graph reservation for one micro-batch of `ubatch` tokens, dominated without
-  flash attention by the attention scores (heads x ubatch x span) and the mask (ubatch x span),
-  plus the widest activations (2 x FFN + 3 x hidden per token), all f32;
-- overhead: runtime structures outside those buffers (vocabulary tables, graph metadata, threads).
-VRAM: the same with every layer offloaded; the output buffer and overhead stay in host memory.
+- KV cache and compute buffer: what llama.cpp reserves when it creates the workload's context
+  (cells padded as it pads them; a sliding window only where llama.cpp applies one: a Mistral
+  checkpoint converts to architecture `llama`, which holds the whole context);
+- output buffer: llama.cpp's rule, 4 bytes x returned rows x vocabulary (+ hidden size with
+  embeddings): one row per sequence when serving, every position when validation scores a window;
+- overhead: structures outside those buffers (vocabulary tables, graph metadata, threads; 4 MiB and
+  160 bytes per vocabulary entry, fitted on this build) and the caller's copy of the outputs
+  (llama-cpp-python keeps every row it is given).
+RAM: every buffer in host memory. VRAM, every layer offloaded: weights, KV cache and compute buffer
+plus the CUDA context. The reservation is made where this llama.cpp build runs the layers: on the
+GPU with a CUDA build, else on the CPU, whose buffers then stand for the GPU's (the record's method
+says which).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.hardware.memory import (
-    CUDA_CONTEXT_BYTES,
-    F32,
-    Architecture,
-    Estimate,
-    Workload,
-    pad_to,
-)
+from pipeline.formats.gguf.files import gguf_file
+from pipeline.formats.gguf.reservation import ContextRequest, reserve
+from pipeline.hardware.memory import CUDA_CONTEXT_BYTES, F32, Architecture, Estimate, Workload
 from pipeline.progress import MIB
 
 if TYPE_CHECKING:
@@ -33,32 +32,41 @@ if TYPE_CHECKING:
 
 class LlamaCppMemory:
     runtime = "llama.cpp"
-    CELL_PADDING = 256
     MAX_OUTPUT_SEQUENCES = 256
-    KV_BYTES = 2  # f16 cache, llama.cpp's default type_k/type_v
-    # Fitted on this build (llama.cpp 0c1e570, CPU): 4 MiB of fixed structures and 160 bytes per
-    # vocabulary entry (token text, score, lookup tables).
     FIXED_OVERHEAD = 4 * MIB
     PER_TOKEN_TYPE = 160
 
-    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
+    def method(self) -> str:
+        from pipeline.formats.gguf.runtime import gpu_offload_supported
+
+        where = "the GPU" if gpu_offload_supported() else "the CPU (this llama.cpp build has no CUDA: VRAM adds " \
+                                                          "the CUDA context to the CPU buffers)"
+        return f"llama.cpp's own reservation for each context (no_alloc), made on {where}"
+
+    def estimate(self, arch: Architecture, kind: str, weights: int, loads: list[Workload],
+                 artifact: Path) -> list[Estimate]:
+        reserved = reserve(gguf_file(artifact), [self._request(kind, load) for load in loads])
+        estimates = []
+        for load, buffers in zip(loads, reserved, strict=True):
+            if kind == "decoder":
+                output = F32 * load.output_rows * arch.vocabulary
+            else:
+                ubatch = self._request(kind, load).n_ubatch
+                output = F32 * min(ubatch, self.MAX_OUTPUT_SEQUENCES) * (arch.vocabulary + arch.hidden_size)
+            overhead = self.FIXED_OVERHEAD + self.PER_TOKEN_TYPE * arch.vocabulary + output
+            held = weights + buffers.kv_bytes + buffers.compute_bytes
+            estimates.append(Estimate(weights, buffers.kv_bytes, buffers.compute_bytes, output, overhead,
+                                      held + CUDA_CONTEXT_BYTES))
+        return estimates
+
+    @staticmethod
+    def _request(kind: str, load: Workload) -> ContextRequest:
         tokens = load.context * load.parallel
         if kind == "decoder":
-            cells = pad_to(tokens, self.CELL_PADDING)
-            held = min(cells, pad_to(arch.sliding_window * load.parallel, self.CELL_PADDING)) \
-                if arch.sliding_window else cells
-            kv = arch.layers * held * arch.kv_heads * arch.head_size * 2 * self.KV_BYTES
-            ubatch = min(load.ubatch, cells)
-            span = cells
-            output = F32 * load.output_rows * arch.vocabulary * 2  # llama.cpp's buffer and the caller's copy
-        else:
-            # Non-causal attention needs each sequence whole in one micro-batch; it spans that batch.
-            ubatch = max(load.context, min(load.ubatch, tokens))
-            kv, span = 0, ubatch
-            output = F32 * min(ubatch, self.MAX_OUTPUT_SEQUENCES) * (arch.vocabulary + arch.hidden_size)
-        compute = F32 * ubatch * (arch.heads * span + span + 2 * arch.ffn_size + 3 * arch.hidden_size)
-        overhead = self.FIXED_OVERHEAD + self.PER_TOKEN_TYPE * arch.vocabulary
-        return Estimate(weights, kv, compute, output, overhead, weights + kv + compute + CUDA_CONTEXT_BYTES)
+            return ContextRequest(tokens, load.parallel, load.ubatch, load.ubatch, embeddings=False)
+        # Non-causal attention needs each sequence whole in one micro-batch.
+        ubatch = max(load.context, min(load.ubatch, tokens))
+        return ContextRequest(tokens, load.parallel, ubatch, ubatch, embeddings=True)
 
     def validation_workload(self, kind: str, evaluation: EvaluationSpec, performance: PerformanceSpec) -> Workload:
         """What the performance measurement runs (`runtime.py`: n_ctx = n_batch = n_ubatch, logits

@@ -12,7 +12,6 @@ from pipeline.errors import ModelprepError
 from pipeline.runtimes.base import Runtime
 from pipeline.toolchain import llama_cpp_commit
 
-
 # Scoring batches as llama-perplexity does by default: 2048 tokens per llama_decode call (several
 # windows, one sequence each, in one unified KV cache), computed in micro-batches of 512.
 SCORING_BATCH, SCORING_UBATCH = 2048, 512

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.device import resolve_device
-from pipeline.formats.base import Format, Variant
+from pipeline.formats.base import Format, QuantizeInputs, Variant
 from pipeline.formats.onnx.export import export_onnx
 from pipeline.formats.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE, model_bytes
 from pipeline.formats.onnx.inspect import describe_onnx
@@ -31,10 +31,10 @@ class ONNX(Format):
     def build_base(self, hf_dir, kind, settings, out_dir):
         export_onnx(hf_dir, kind, settings.opset, settings.external_data_min_bytes, out_dir)
 
-    def quantize(self, variant: Variant, model: str, base_dir: Path, corpus_dir: Path, out_dir: Path) -> float:
+    def quantize(self, variant: Variant, model: str, inputs: QuantizeInputs, out_dir: Path) -> float:
         chosen = variant.settings
-        return quantize_onnx(base_dir, chosen.method, chosen.settings, variant.format_settings.external_data_min_bytes,
-                             corpus_dir, out_dir)
+        return quantize_onnx(inputs.base_dir, chosen.method, chosen.settings,
+                             variant.format_settings.external_data_min_bytes, inputs.corpus_dir, out_dir)
 
     def base_bytes(self, settings, parameters):
         return 4 * parameters  # float32
@@ -53,7 +53,7 @@ class ONNX(Format):
     def describe(self, path: Path) -> dict[str, Any]:
         return describe_onnx(path)
 
-    def quantization(self, variant: Variant) -> dict[str, Any]:
+    def quantization(self, variant: Variant, artifact: Path) -> dict[str, Any]:
         chosen = variant.settings
         return {**chosen.method.quantization(chosen.settings), "base": "float32 export",
                 "precision": chosen.method.precision, "type": variant.name}

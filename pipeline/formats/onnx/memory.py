@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.formats.onnx.runtime import BATCH as ENCODER_BATCH
@@ -32,7 +33,14 @@ class OnnxRuntimeMemory:
     ARENA_GROWTH = 2
     FIXED_OVERHEAD = 16 * MIB
 
-    def estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
+    def method(self) -> str:
+        return "modelprep's formula of ONNX Runtime's terms (checked against the peak measured in validation)"
+
+    def estimate(self, arch: Architecture, kind: str, weights: int, loads: list[Workload],
+                 artifact: Path) -> list[Estimate]:
+        return [self._estimate(arch, kind, weights, load) for load in loads]
+
+    def _estimate(self, arch: Architecture, kind: str, weights: int, load: Workload) -> Estimate:
         loaded = weights + int(self.PREPACK_SHARE * weights)
         if kind == "decoder":
             kv = 2 * arch.layers * load.context * load.parallel * arch.kv_heads * arch.head_size * 2 * F32

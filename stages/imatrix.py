@@ -1,0 +1,22 @@
+"""DVC stage: a model's importance matrix, llama.cpp's llama-imatrix over the training split on the
+model's unquantized GGUF, for the GGUF variants with `imatrix: true` (params: gguf.imatrix)."""
+
+from pipeline import formats
+from pipeline.device import resolve_device
+from pipeline.evaluate import EvaluationSpec
+from pipeline.fileio import read_json
+from pipeline.formats.gguf.format import BASE_FILE
+from pipeline.formats.gguf.imatrix import compute_imatrix
+from pipeline.stage import run_stage
+
+
+def run(settings, layout, model):
+    gguf = formats.get("gguf")
+    evaluation = settings.read("evaluation", EvaluationSpec)
+    gpu = resolve_device(evaluation.device, "llama.cpp", gguf.gpu_build()) == "cuda"
+    compute_imatrix(layout.base(model, gguf.name) / BASE_FILE, read_json(layout.source_record(model))["kind"],
+                    layout.corpus, settings.read(gguf.name, gguf.read_settings).imatrix, evaluation.threads, gpu,
+                    layout.imatrix(model))
+
+
+run_stage(__doc__, ("model",), run)

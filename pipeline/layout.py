@@ -9,10 +9,14 @@ node downloads (one GGUF file, or an ONNX directory).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 BUILD, METRICS, MANIFESTS, PLOTS = "build", "metrics", "manifests", "plots"
+# Model and variant names are path segments here and keys of DVC's `models.<name>` params paths: a dot
+# would split the key, '/' or '..' would leave the folder, a space would break a stage command.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from pipeline.diskspace import require_free, same_file_system
 from pipeline.errors import ModelprepError
 from pipeline.fileio import atomic_path, link_with_record, tree_files, write_json
 from pipeline.kinds import KINDS
+from pipeline.layout import NAME
 from pipeline.progress import ByteProgress, log
 from pipeline.settings import Reader
 
 STAGE = "import_model"
-MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SAFE_WEIGHTS = "*.safetensors"
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -60,9 +60,7 @@ def read_models(r: Reader, data: Any, where: str) -> dict[str, ModelSpec]:
 
 
 def _model(r: Reader, name: str, entry: Any, where: str) -> ModelSpec:
-    if not MODEL_NAME.fullmatch(str(name)):
-        # DVC reads `models.<name>` as a path of keys, so a dot splits the name; `/` and spaces would
-        # nest build folders or break the stage command.
+    if not NAME.fullmatch(str(name)):
         raise r.error(f"model name {name!r} may hold only letters, digits, '-' and '_' (write llama-3.2-1b as "
                       "llama-3_2-1b)")
     entry = r.mapping(entry, where)
@@ -102,10 +100,12 @@ def resolve(spec: ModelSpec, root: Path) -> tuple[Path, dict[str, Any]]:
         if not local.is_dir():
             raise ModelprepError(local, f"models.{spec.name}.source is not a folder (nor a hub id org/name)")
         return local, {"kind": "local", "id": source}
-    return _from_hub(spec), {"kind": "hub", "id": source, "revision": spec.revision or "main"}
+    return _from_hub(spec, local), {"kind": "hub", "id": source, "revision": spec.revision or "main"}
 
 
-def _from_hub(spec: ModelSpec) -> Path:
+def _from_hub(spec: ModelSpec, local: Path) -> Path:
+    """The hub model's snapshot; `local` is the folder the source would also name (a mistyped local
+    path looks like a hub id), which every error mentions."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -115,10 +115,12 @@ def _from_hub(spec: ModelSpec) -> Path:
     try:
         return Path(snapshot_download(spec.source, revision=spec.revision, allow_patterns=patterns))
     except LocalEntryNotFoundError:
-        raise ModelprepError(spec.source, "not in the Hugging Face cache and the hub cannot be reached; "
-                                          "download it once online (huggingface-cli download) or set HF_HOME") from None
+        raise ModelprepError(spec.source, f"no local folder {local} and not in the Hugging Face cache, and the hub "
+                                          "cannot be reached; download it once online (huggingface-cli download) "
+                                          "or set HF_HOME") from None
     except HfHubHTTPError as err:
-        raise ModelprepError(spec.source, f"the Hugging Face hub refused the download: {err}") from None
+        raise ModelprepError(spec.source, f"no local folder {local}, and the Hugging Face hub refused the download: "
+                                          f"{str(err).splitlines()[0]}") from None
 
 
 def check_folder(folder: Path, spec: ModelSpec) -> list[Path]:
@@ -127,9 +129,11 @@ def check_folder(folder: Path, spec: ModelSpec) -> list[Path]:
     if not config.is_file():
         raise ModelprepError(config, "missing: not a Hugging Face model folder")
     try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        parsed = json.loads(config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ModelprepError(config, f"not valid JSON ({err})") from None
+    if not isinstance(parsed, dict):
+        raise ModelprepError(config, f"not a JSON object (a {type(parsed).__name__}): not a Hugging Face config")
     safetensors = sorted(folder.glob(SAFE_WEIGHTS))
     pickles = sorted(p for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
     if not safetensors:

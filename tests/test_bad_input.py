@@ -129,6 +129,13 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["models"]["broken"].update(kind="vision"), ("params.yaml", "'models.broken.kind'")),
     (lambda p: p["models"].update({"llama-3.2-1b": {"source": "model"}}),
      ("params.yaml", "model name 'llama-3.2-1b' may hold only letters, digits")),
+    (lambda p: p["models"].update({"my model": {"source": "model"}}), ("params.yaml", "model name 'my model'")),
+    (lambda p: p["models"].update({"org/model": {"source": "model"}}), ("params.yaml", "model name 'org/model'")),
+    (lambda p: (p["gguf"]["variants"].update({"Q4.1": {"type": "Q4_1"}}), p["gates"].update({"Q4.1": {}})),
+     ("params.yaml", "variant name 'Q4.1' may hold only letters")),
+    (lambda p: p["pin"]["retry"].update(backoff_s=-1), ("params.yaml", "'pin.retry.backoff_s' must be at least 0")),
+    (lambda p: p["pin"]["retry"].update(timeout_s=float("nan")),
+     ("params.yaml", "'pin.retry.timeout_s' must be a finite number")),
     (lambda p: p.pop("gates"), ("params.yaml", "missing key 'params.gates'")),
     (lambda p: (p["gguf"]["variants"].update(IQ2_XXS={}), p["gates"].update(IQ2_XXS={"max_mean_kld": 1})),
      ("params.yaml", "'gguf.variants.IQ2_XXS'", "only with an importance matrix", "imatrix: true")),
@@ -271,3 +278,43 @@ def test_graph_that_is_not_an_exported_decoder_or_encoder(tmp_path):
     for kind, output in (("decoder", "logits"), ("encoder", "last_hidden_state")):
         with pytest.raises(ModelprepError, match=f"{kind}s are read from the '{output}' output, which this graph lacks"):
             OnnxRuntime(base, kind, "cpu", 1, False, 128)
+
+
+def test_config_that_is_not_an_object(project):
+    (project / "model/config.json").write_text("[1, 2]")
+    assert_one_error(import_broken(project), "model/config.json", "not a JSON object")
+    assert not (project / HF).exists()
+
+
+def test_reference_on_an_architecture_transformers_does_not_know(project):
+    config = project / "model/config.json"
+    config.write_text(config.read_text().replace('"bert"', '"no-such-type"'))
+    assert import_broken(project).returncode == 0 and stage(project, "corpus.py").returncode == 0
+    result = stage(project, "reference.py", "--model", "broken")
+    assert_one_error(result, f"{HF}/config.json", "no-such-type", "transformers")
+    assert not (project / LAYOUT.reference("broken")).exists()
+
+
+def test_mistyped_local_folder_says_it_is_neither_local_nor_cached(project, tmp_path):
+    edit_params(project, lambda p: p["models"].update(broken={"source": "build/tinyllama"}))
+    result = import_broken(project, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")})
+    assert_one_error(result, "build/tinyllama", f"no local folder {project / 'build/tinyllama'}",
+                     "not in the Hugging Face cache")
+
+
+@pytest.mark.parametrize("key, value", [("path", "../../../../etc/passwd"), ("path", "/etc/passwd"),
+                                        ("artifact", "/etc"), ("artifact", "build/../../etc")])
+def test_manifest_paths_outside_the_package_are_refused(tmp_path, key, value):
+    manifest = json.loads((REPO / "manifests/tiny-llama/Q8_0.json").read_text())
+    if key == "path":
+        manifest["files"][0]["path"] = value
+    else:
+        manifest["artifact"] = value
+    path = tmp_path / "manifests/tiny-llama/Q8_0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(manifest))
+    result = run([str(BIN / "modelprep"), "verify", str(path)], cwd=tmp_path, check=False)
+    assert_one_error(result, str(path), repr(value), "stay inside the package")
+    assert "root:" not in result.stdout + result.stderr, "nothing of the named file is read or printed"
+    invalid = run([str(BIN / "modelprep"), "manifest", "validate", str(path)], cwd=tmp_path, check=False)
+    assert invalid.returncode == 1 and "does not match" in invalid.stdout + invalid.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.kinds import KINDS, ModelKind
+from pipeline.layout import NAME
 
 CONTENT, PROBES, MEASURED = "content", "probes", "measured"
 # Manifest keys kept out of the package's record: content ids cannot be inside what they hash, and
@@ -58,6 +60,11 @@ class Profile:
     vram_bytes: int
 
 
+# A relative POSIX path, normalised: no leading '/', no empty, '.' or '..' part, no backslash, no NUL.
+# manifests/schema/ states the same pattern.
+PACKAGE_PATH = re.compile(r"(?!/)(?!.*//)(?!(?:.*/)?\.\.?(?:/|$))[^\\\x00]*[^\\/\x00]")
+
+
 class Manifest:
     def __init__(self, path: Path, raw: bytes, data: dict[str, Any]):
         self.path, self.raw, self.data = path, raw, data
@@ -89,11 +96,18 @@ class Manifest:
     # Identity -------------------------------------------------------------------------------------
     @property
     def model(self) -> str:
-        return self["model"]
+        return self._name("model")
 
     @property
     def variant(self) -> str:
-        return self["variant"]
+        return self._name("variant")
+
+    def _name(self, key: str) -> str:
+        """A model or variant name, which readers make paths of (the package's CAR, pins, signatures)."""
+        value = self[key]
+        if not isinstance(value, str) or not NAME.fullmatch(value):
+            raise ModelprepError(self.path, f"'{key}' is {value!r}: a name of letters, digits, '-' and '_'")
+        return value
 
     @property
     def format(self) -> str:
@@ -123,12 +137,20 @@ class Manifest:
 
     @property
     def artifact(self) -> Path:
-        return Path(self["artifact"])
+        return Path(self._inside(self["artifact"], "artifact"))
 
     @cached_property
     def files(self) -> list[FileEntry]:
-        return [FileEntry(f["path"], f.get("role", ""), f.get("media_type", ""), f["sha256"], f["size"])
-                for f in self["files"]]
+        return [FileEntry(self._inside(f["path"], "files[].path"), f.get("role", ""), f.get("media_type", ""),
+                          f["sha256"], f["size"]) for f in self["files"]]
+
+    def _inside(self, value: Any, key: str) -> str:
+        """`value` if it is a relative, normalised path that stays inside where it is read from: a
+        manifest must never make a reader hash, print or write a file elsewhere (/etc/passwd)."""
+        if not isinstance(value, str) or not PACKAGE_PATH.fullmatch(value):
+            raise ModelprepError(self.path, f"'{key}' is {value!r}: paths in a manifest are relative, normalised "
+                                            "and stay inside the package (no leading '/', no '..')")
+        return value
 
     @property
     def size_bytes(self) -> int:

@@ -38,15 +38,20 @@ def empty_model(hf_dir: Path, kind: str, device: str = "cpu", dtype=None):
     """The model of `hf_dir`'s config (parameters in `dtype`, float32 by default) with its parameters on the
     meta device (no memory), its buffers on `device`."""
     import torch
+    import transformers
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
     from transformers.modeling_utils import no_init_weights
 
-    config = AutoConfig.from_pretrained(hf_dir)
     loader = AutoModelForCausalLM if kind == "decoder" else AutoModel
-    # Parameters are allocated but never written (no init), so they take address space, not memory,
-    # until they are replaced by meta tensors below.
-    with no_init_weights():
-        model = loader.from_config(config, dtype=dtype or torch.float32)
+    try:
+        config = AutoConfig.from_pretrained(hf_dir)
+        # Parameters are allocated but never written (no init), so they take address space, not
+        # memory, until they are replaced by meta tensors below.
+        with no_init_weights():
+            model = loader.from_config(config, dtype=dtype or torch.float32)
+    except (ValueError, KeyError) as err:  # how transformers says it has no class for the config
+        raise ModelprepError(hf_dir / "config.json", f"transformers {transformers.__version__} cannot build this "
+                                                     f"model for the reference: {str(err).splitlines()[0]}") from None
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
             module._parameters[name] = torch.nn.Parameter(torch.empty_like(param, device="meta"), requires_grad=False)

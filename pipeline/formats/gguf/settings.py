@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.formats.gguf.filetypes import CONVERT_OUTTYPES, file_type
+from pipeline.layout import NAME
 from pipeline.settings import Reader, setting
 
 
@@ -48,6 +49,8 @@ def _ggml_type(r: Reader, value: Any, where: str) -> str:
 
 
 def _variant(r: Reader, name: str, entry: Any, at: str) -> GGUFVariantSettings:
+    if not NAME.fullmatch(str(name)):
+        raise r.error(f"variant name {name!r} may hold only letters, digits, '-' and '_'")
     entry = r.mapping(entry if entry is not None else {}, at)
     r.no_extra(entry, {"type", "imatrix", "tensor_types"}, at)
     type_name = r.get(entry, "type", str, at, name)

@@ -25,6 +25,7 @@ from pipeline.manifest.schema import SCHEMA_DIR
 from pipeline.manifest.signing import signature_path
 from pipeline.pin.pins_file import pins_path
 from pipeline.progress import human_bytes, log
+from pipeline.urls import url_problem
 
 if TYPE_CHECKING:
     from pipeline.params import Params
@@ -50,7 +51,11 @@ def publish_files(params: Params, layout: Layout) -> list[tuple[Path, str]]:
 def _client():
     import boto3
 
-    return boto3.client("s3", endpoint_url=os.environ.get("MODELPREP_S3_ENDPOINT") or None)
+    endpoint = os.environ.get("MODELPREP_S3_ENDPOINT") or None
+    problem = endpoint and url_problem(endpoint)
+    if problem:
+        raise ModelprepError("MODELPREP_S3_ENDPOINT", problem)
+    return boto3.client("s3", endpoint_url=endpoint)
 
 
 def publish(params: Params, layout: Layout) -> tuple[int, int]:

@@ -162,6 +162,7 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["probes"].update(top_k=1), ("params.yaml", "'probes.top_k' must be at least 2")),
     (lambda p: p["memory"].update(parallel=[1, 1]), ("params.yaml", "'memory.parallel' must list", "each once")),
     (lambda p: p["pin"]["kubo"].update(api="http://user:pw@node:5001"), ("params.yaml", "holds credentials")),
+    (lambda p: p["pin"]["psa"].update(endpoint="https://psa.example/api?token=x"), ("params.yaml", "holds a query")),
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)
@@ -318,3 +319,22 @@ def test_manifest_paths_outside_the_package_are_refused(tmp_path, key, value):
     assert "root:" not in result.stdout + result.stderr, "nothing of the named file is read or printed"
     invalid = run([str(BIN / "modelprep"), "manifest", "validate", str(path)], cwd=tmp_path, check=False)
     assert invalid.returncode == 1 and "does not match" in invalid.stdout + invalid.stderr
+
+
+@pytest.mark.parametrize("command, flag", [
+    (["pin", "--target", "kubo", "--endpoint", "http://user:SECRET@127.0.0.1:5001"], "--endpoint"),
+    (["pin", "--target", "psa", "--endpoint", "http://127.0.0.1:5001/pins?token=SECRET"], "--endpoint"),
+    (["verify", "--remote", "--gateway", "http://u:SECRET@127.0.0.1:8080", "m.json"], "--gateway"),
+    (["verify", "--remote", "--gateway", "http://127.0.0.1:8080/?key=SECRET", "m.json"], "--gateway"),
+])
+def test_urls_with_secrets_are_refused_without_repeating_them(project, command, flag):
+    result = run([str(BIN / "modelprep"), *command], cwd=project, check=False)
+    assert_one_error(result, flag, "holds")
+    assert "SECRET" not in result.stdout + result.stderr
+
+
+def test_s3_endpoint_with_credentials_is_refused(project):
+    env = {"MODELPREP_S3_BUCKET": "b", "MODELPREP_S3_ENDPOINT": "http://key:SECRET@127.0.0.1:9000"}
+    result = run([str(BIN / "modelprep"), "publish"], cwd=project, check=False, env=env)
+    assert_one_error(result, "MODELPREP_S3_ENDPOINT", "holds credentials")
+    assert "SECRET" not in result.stdout + result.stderr

@@ -15,10 +15,14 @@ def _verify(args: argparse.Namespace) -> int:
     from pipeline.checks import print_checks
     from pipeline.errors import ModelprepError
     from pipeline.manifest.document import Manifest
+    from pipeline.urls import url_problem
     from pipeline.verify import verify_manifest, verify_remote
 
     if not args.remote and (args.target or args.gateway):
         raise ModelprepError(args.manifest, "--target and --gateway go with --remote")
+    problem = args.gateway and url_problem(args.gateway)
+    if problem:
+        raise ModelprepError("--gateway", problem)
     manifest = Manifest.load(args.manifest)
     if args.remote:
         from pipeline.params import load_params

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.errors import ModelprepError
 from pipeline.layout import Layout
+from pipeline.urls import url_problem
 
 
 def _sign(args: argparse.Namespace) -> int:
@@ -28,6 +29,9 @@ def _pin(args: argparse.Namespace) -> int:
     from pipeline.params import load_params
     from pipeline.pin.run import pin_releases
 
+    problem = args.endpoint and url_problem(args.endpoint)
+    if problem:
+        raise ModelprepError("--endpoint", problem)
     params = load_params(args.params)
     target = args.target or params.pin.target
     manifests = [Path(m) for m in args.manifests] or None

@@ -22,6 +22,7 @@ import requests
 from pipeline.errors import ModelprepError
 from pipeline.progress import ByteProgress, log
 from pipeline.settings import Reader, setting
+from pipeline.urls import url_problem
 
 Body = Callable[[], Any]  # makes the body anew for each attempt (a stream can be read only once)
 
@@ -37,13 +38,12 @@ class RetrySpec:
 
 
 def read_url(r: Reader, data: dict[str, Any], key: str, where: str) -> str:
-    """An http(s) URL from params.yaml, which must never hold credentials (they come from the environment)."""
+    """An http(s) URL from params.yaml (empty: not set), which must never hold credentials (they come from
+    the environment)."""
     value = r.get(data, key, str, where)
-    if value and not value.startswith(("http://", "https://")):
-        raise r.error(f"'{where}.{key}' must be an http:// or https:// URL, got {value!r}")
-    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
-        raise r.error(f"'{where}.{key}' holds credentials; they come from the environment or a file you name, "
-                      "never from params.yaml")
+    problem = value and url_problem(value)
+    if problem:
+        raise r.error(f"'{where}.{key}' {problem}")
     return value
 
 

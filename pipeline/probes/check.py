@@ -31,7 +31,6 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from pipeline.errors import ModelprepError
 from pipeline.manifest.schema import block_errors
 from pipeline.pin.http import HttpClient, RetrySpec
 from pipeline.probes.build import decode_embedding
+from pipeline.urls import url_problem
 
 TOKEN_ENV = "MODELPREP_PROBE_TOKEN"
 STAGE = "probe"
@@ -79,11 +79,9 @@ def check_endpoint(probes: Any, endpoint: str, *, model: str | None = None,
 
 
 def _client(endpoint: str, timeout_s: float) -> HttpClient:
-    url = urlsplit(endpoint)
-    if url.username or url.password or url.query:
-        # The endpoint is printed in every error and retry line; a token belongs in the environment.
-        raise ModelprepError("--endpoint", f"holds credentials or a query; give the server's base URL and put a "
-                                           f"token in {TOKEN_ENV}")
+    problem = url_problem(endpoint)
+    if problem:
+        raise ModelprepError("--endpoint", f"{problem} (a token goes in {TOKEN_ENV})")
     token = os.environ.get(TOKEN_ENV)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     # Users paste either the server's root or its OpenAI base URL (…/v1).

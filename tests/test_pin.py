@@ -151,3 +151,32 @@ def test_psa_wrong_cid_auth_and_timeout(release, monkeypatch, tmp_path):
         psa.requests.clear()
         with pytest.raises(ModelprepError, match="answered CID bafybeigdyrzt"):
             pin_releases(params, "psa", [release], secret_file=token)
+
+
+PAGE = "<html><body>Welcome to nginx!</body></html>"
+
+
+@pytest.mark.parametrize("path, body, content_type", [
+    (IMPORT, PAGE, "text/html"),
+    (IMPORT, '["a list"]', "application/json"),
+    ("/api/v0/pin/ls", PAGE, "text/html"),
+    ("/api/v0/pin/ls", '{"Keys": ["not", "a", "map"]}', "application/json"),
+])
+def test_kubo_answering_something_else_is_one_error_naming_it(release, kubo, path, body, content_type):
+    kubo.faults.append(Fault(path, "body", status=200, body=body, content_type=content_type, times=99))
+    with pytest.raises(ModelprepError) as caught:
+        pin_releases(pin_params(kubo={"api": kubo.url}), "kubo", [release])
+    message = str(caught.value)
+    assert message.startswith(kubo.url + path) and content_type in message and body[:20] in message
+    assert not pins_path(release).exists()
+
+
+@pytest.mark.parametrize("body", [PAGE, '{"results": "none"}', '{"requestid": "1", "status": "queued", "pin": 7}'])
+def test_psa_answering_something_else_is_one_error(release, monkeypatch, body):
+    monkeypatch.setenv("MODELPREP_PSA_TOKEN", "t")
+    with PinningServiceServer(token="t") as psa:
+        psa.faults.append(Fault("/pins", "body", status=200, body=body, times=99))
+        with pytest.raises(ModelprepError, match=f"^{psa.url}"):
+            pin_releases(pin_params(psa={"endpoint": psa.url, "origins": [], "poll_s": 0.01, "wait_s": 1}), "psa",
+                         [release])
+    assert not pins_path(release).exists()

@@ -192,9 +192,10 @@ class Arweave:
         200 "Pending" on arlocal)."""
         response = self.client.request("GET", f"/tx/{tx_id}/status", accept=(200, 202, 404))
         try:
-            return response.status_code == 200 and "block_height" in response.json()
+            answer = response.json() if response.status_code == 200 else None
         except ValueError:
             return False
+        return isinstance(answer, dict) and "block_height" in answer
 
     def _unconfirmed(self, ids: list[str]) -> list[str]:
         deadline = time.monotonic() + self.spec.confirm_wait_s

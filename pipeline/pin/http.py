@@ -123,6 +123,25 @@ def reason(response: requests.Response) -> str:
     return line[:300]
 
 
+def json_answer(response: requests.Response, shape: type = dict) -> Any:
+    """The JSON body of an answer the caller acts on, of the shape it expects; anything else (a proxy's
+    HTML page with status 200, another API's JSON) is one error naming the endpoint and what came back."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, shape):
+        raise ModelprepError(response.url, f"answered HTTP {response.status_code} with {came_back(response)}, "
+                                           f"not the JSON {shape.__name__} this API answers")
+    return data
+
+
+def came_back(response: requests.Response) -> str:
+    """What a response holds, for an error line: its content type and first bytes."""
+    kind = response.headers.get("Content-Type") or "no content type"
+    return f"{kind} {response.content[:60]!r}"
+
+
 def stream_chunks(response: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
     """The body of a streamed response; a connection dropped midway is an error, never a short file."""
     try:

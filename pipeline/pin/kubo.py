@@ -28,6 +28,8 @@ from pipeline.pin.http import (
     HttpClient,
     MultipartFile,
     RetrySpec,
+    came_back,
+    json_answer,
     read_url,
     reason,
     stream_chunks,
@@ -109,12 +111,19 @@ class Kubo:
             raise ModelprepError(response.url, f"import failed: {reason(response)}")
         roots = []
         for line in response.text.splitlines():
-            event = json.loads(line) if line.strip() else {}
+            try:
+                event = json.loads(line) if line.strip() else {}
+            except ValueError:
+                event = None
+            if not isinstance(event, dict) or not isinstance(event.get("Root", {}), dict):
+                raise ModelprepError(response.url, f"answered HTTP {response.status_code} with {came_back(response)}, "
+                                                   "not dag/import's JSON lines")
             if "Root" in event:
                 roots.append(event["Root"])
         if len(roots) != 1:
             raise ModelprepError(response.url, f"expected one imported root, the node answered {len(roots)}")
-        answered = roots[0].get("Cid", {}).get("/", "")
+        cid = roots[0].get("Cid")
+        answered = cid.get("/", "") if isinstance(cid, dict) else ""
         if not same_content(answered, release.cid_v1):
             raise different_cid(response.url, answered, release)
         if roots[0].get("PinErrorMsg"):
@@ -127,7 +136,9 @@ class Kubo:
             if "not pinned" in reason(response):
                 return False
             raise ModelprepError(response.url, reason(response))
-        keys = response.json().get("Keys") or {}
+        keys = json_answer(response).get("Keys") or {}
+        if not isinstance(keys, dict) or not all(isinstance(entry, dict) for entry in keys.values()):
+            raise ModelprepError(response.url, f"answered {came_back(response)}, not pin/ls's Keys")
         for answered, entry in keys.items():
             if not same_content(answered, release.cid_v1):
                 raise different_cid(response.url, answered, release)

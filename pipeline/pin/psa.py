@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.errors import ModelprepError
 from pipeline.package import Release
 from pipeline.pin.base import STAGE, Pin, different_cid, same_content
-from pipeline.pin.http import HttpClient, RetrySpec, read_url
+from pipeline.pin.http import HttpClient, RetrySpec, json_answer, read_url
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import log
 from pipeline.settings import Reader, setting
@@ -73,21 +73,25 @@ class PinningService:
         else:
             body = {"cid": release.cid_v1, "name": release.label[:255], "origins": list(self.spec.origins),
                     "meta": {"app": "modelprep", "model": release.model, "variant": release.variant}}
-            status = self._checked(release, self.client.request("POST", "/pins", json=body, accept=(200, 202)).json())
+            status = self._checked(release, json_answer(self.client.request("POST", "/pins", json=body,
+                                                                                    accept=(200, 202))))
             log(STAGE, f"{release.label}: pin requested from {self.endpoint}, request {status['requestid']} "
                        f"{status['status']}")
         return self._record(release, self._wait(release, status))
 
     def _existing(self, release: Release) -> dict[str, Any] | None:
         """The service's most advanced request for this CID: pinned first, then queued or pinning."""
-        answer = self.client.request("GET", "/pins", params={"cid": release.cid_v1,
-                                                             "status": "queued,pinning,pinned"}).json()
+        answer = json_answer(self.client.request("GET", "/pins", params={"cid": release.cid_v1,
+                                                                         "status": "queued,pinning,pinned"}))
+        if not isinstance(answer.get("results", []), list):
+            raise ModelprepError(self.endpoint, f"answer is not a PinResults list: {str(answer)[:200]}")
         results = [self._checked(release, r) for r in answer.get("results", [])]
         results.sort(key=lambda r: r["status"] != "pinned")
         return results[0] if results else None
 
     def _checked(self, release: Release, status: Any) -> dict[str, Any]:
-        if not isinstance(status, dict) or not {"requestid", "status", "pin"} <= set(status):
+        if (not isinstance(status, dict) or not {"requestid", "status", "pin"} <= set(status)
+                or not isinstance(status["pin"], dict)):
             raise ModelprepError(self.endpoint, f"answer is not a PinStatus: {str(status)[:200]}")
         answered = status["pin"].get("cid", "")
         if not same_content(answered, release.cid_v1):
@@ -98,7 +102,7 @@ class PinningService:
         deadline = time.monotonic() + self.spec.wait_s
         while status["status"] in WAITING and time.monotonic() < deadline:
             time.sleep(self.spec.poll_s)
-            status = self._checked(release, self.client.request("GET", f"/pins/{status['requestid']}").json())
+            status = self._checked(release, json_answer(self.client.request("GET", f"/pins/{status['requestid']}")))
             log(STAGE, f"{release.label}: request {status['requestid']} {status['status']}")
         if status["status"] == "failed":
             info = status.get("info") or {}

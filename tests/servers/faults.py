@@ -4,7 +4,8 @@ A Fault matches requests whose path starts with `path` and fires `times` times, 
 matching requests have gone through: an HTTP status
 (429 with Retry-After, 5xx), a delay before answering, a connection closed without an answer
 (`disconnect`, before the handler runs; `drop`, after it ran, so the work is done but the client
-never hears of it). Every request is logged as (method, path, status) for the tests to read.
+never hears of it), or a wrong answer (`body`: `status` with `body` as `content_type`, as a proxy's
+HTML page or another API would answer). Every request is logged as (method, path, status) for the tests to read.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 @dataclass
 class Fault:
     path: str
-    kind: str  # status | delay | disconnect | drop
+    kind: str  # status | delay | disconnect | drop | body
     times: int = 1
     status: int = 503
     retry_after: str | None = None
     delay_s: float = 0.0
     after: int = 0  # let this many matching requests through first
+    body: str = ""
+    content_type: str = "text/html"
 
 
 class Request:
@@ -71,6 +74,8 @@ class FaultyServer:
                 if fault and fault.kind == "status":
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                     answer = Answer(fault.status, "injected fault", "text/plain", headers)
+                elif fault and fault.kind == "body":
+                    answer = Answer(fault.status, fault.body, fault.content_type)
                 else:
                     answer = server.handle(request)
                     if fault and fault.kind == "drop":

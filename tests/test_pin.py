@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -180,3 +181,18 @@ def test_psa_answering_something_else_is_one_error(release, monkeypatch, body):
             pin_releases(pin_params(psa={"endpoint": psa.url, "origins": [], "poll_s": 0.01, "wait_s": 1}), "psa",
                          [release])
     assert not pins_path(release).exists()
+
+
+def test_a_server_trickling_its_answer_is_cut_off_and_retried(release, kubo):
+    """One byte every 0.2 s never trips the per-read timeout; the pace does (after timeout_s, at least
+    min_rate_kib_s on average), and the try is retried like any timeout."""
+    kubo.faults.append(Fault("/api/v0/pin/ls", "trickle", delay_s=0.2, times=2))
+    params = pin_params(kubo={"api": kubo.url})
+    params = dataclasses.replace(params, pin=dataclasses.replace(
+        params.pin, retry=dataclasses.replace(params.pin.retry, timeout_s=0.5, min_rate_kib_s=1.0)))
+    [pin] = pin_releases(params, "kubo", [release])
+    assert pin.status == "pinned"
+    assert len(kubo.calls("/api/v0/pin/ls")) >= 3  # the two trickled answers abandoned, then the real ones
+    kubo.faults.append(Fault("/api/v0/pin/ls", "trickle", delay_s=0.2, times=99))
+    with pytest.raises(ModelprepError, match=r"no answer after 6 tries: Timeout"):
+        pin_releases(params, "kubo", [release])

@@ -31,7 +31,7 @@ from pipeline.fileio import dumps_json, read_json, write_json
 from pipeline.manifest.describe import media_type
 from pipeline.package import PackageFile, Release
 from pipeline.pin.base import STAGE, Pin
-from pipeline.pin.http import HttpClient, RetrySpec, read_url, stream_chunks
+from pipeline.pin.http import HttpClient, RetrySpec, read_url
 from pipeline.pin.secrets import require_secret
 from pipeline.progress import ByteProgress, human_bytes, log
 from pipeline.settings import Reader, setting
@@ -208,7 +208,7 @@ class Arweave:
     def open_data(self, tx_id: str) -> Iterator[bytes]:
         """A transaction's data, raw, from the gateway route `GET /{id}` (arweave.net and arlocal serve it so;
         `/tx/{id}/data` is base64url and, on arlocal, empty for chunked uploads)."""
-        return stream_chunks(self.client.request("GET", f"/{tx_id}", stream=True))
+        return self.client.chunks(self.client.request("GET", f"/{tx_id}", stream=True))
 
     def open_file(self, pin: Pin, release: Release, name: str) -> Iterator[bytes]:
         return self.open_data(pin.ids["transactions"][name])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.pin.base import STAGE
-from pipeline.pin.http import HttpClient, RetrySpec, stream_chunks
+from pipeline.pin.http import HttpClient, RetrySpec
 
 
 class Gateway:
@@ -17,4 +17,4 @@ class Gateway:
         self.client = HttpClient(url, retry, STAGE, "the gateway's access settings")
 
     def open_file(self, package_cid: str, name: str) -> Iterator[bytes]:
-        return stream_chunks(self.client.request("GET", f"/ipfs/{package_cid}/{name}", stream=True))
+        return self.client.chunks(self.client.request("GET", f"/ipfs/{package_cid}/{name}", stream=True))

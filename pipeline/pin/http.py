@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from pipeline.errors import ModelprepError
 from pipeline.progress import ByteProgress, log
@@ -35,6 +36,9 @@ class RetrySpec:
     backoff_s: float = setting(low=0)  # first wait; doubles after each failed try
     max_backoff_s: float = setting(low=0)
     timeout_s: float = setting(above=0)  # connect and per-read timeout of one try
+    # A whole answer's deadline: after timeout_s, its average rate must stay above this (a server
+    # trickling a byte a second never trips the per-read timeout).
+    min_rate_kib_s: float = setting(above=0, default=16.0)
 
 
 def read_url(r: Reader, data: dict[str, Any], key: str, where: str) -> str:
@@ -80,8 +84,10 @@ class HttpClient:
             last = attempt == self.retry.attempts - 1
             try:
                 response = self.session.request(method, url, params=params, json=json,
-                                                data=body() if body else None, headers=headers, stream=stream,
+                                                data=body() if body else None, headers=headers, stream=True,
                                                 timeout=self.retry.timeout_s)
+                if not stream or response.status_code not in accept:
+                    self._read_paced(response)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
                 if last:
                     raise ModelprepError(url, f"no answer after {self.retry.attempts} tries: "
@@ -101,6 +107,41 @@ class HttpClient:
                 raise ModelprepError(url, f"HTTP {response.status_code}{tries}: {reason(response)}")
             self._wait(url, attempt, f"HTTP {response.status_code}", response.headers.get("Retry-After"))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _read_paced(self, response: requests.Response) -> None:
+        """Read the whole answer within its deadline (see `chunks`), as requests would have read it."""
+        body = bytearray()
+        for chunk in self._paced(response):
+            body += chunk
+        response._content = bytes(body)  # requests' cache of a read body, what .content/.text/.json() use
+
+    def _paced(self, response: requests.Response) -> Iterator[bytes]:
+        started, received = time.monotonic(), 0
+        rate = self.retry.min_rate_kib_s * 1024
+        while True:
+            try:  # what one read brings (iter_content waits for a whole chunk, however slowly it comes)
+                chunk = response.raw.read1(1 << 16, decode_content=True)
+            except ReadTimeoutError as err:
+                raise requests.Timeout(str(err)) from None
+            except ProtocolError as err:
+                raise requests.exceptions.ChunkedEncodingError(str(err)) from None
+            if not chunk:
+                return
+            received += len(chunk)
+            if time.monotonic() - started > self.retry.timeout_s + received / rate:
+                response.close()
+                raise requests.Timeout(f"answer slower than {self.retry.min_rate_kib_s:g} KiB/s after "
+                                       f"{self.retry.timeout_s:g} s ({received} bytes)")
+            yield chunk
+
+    def chunks(self, response: requests.Response) -> Iterator[bytes]:
+        """The body of a streamed answer, held to the same pace; a connection dropped midway or a body
+        slower than `min_rate_kib_s` is an error, never a short file or a read that never ends."""
+        try:
+            yield from self._paced(response)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as err:
+            why = str(err) if isinstance(err, requests.Timeout) else f"connection dropped ({type(err).__name__})"
+            raise ModelprepError(response.url, f"reading the answer failed: {why}") from None
 
     def _wait(self, url: str, attempt: int, why: str, retry_after: str | None) -> None:
         wait = backoff(self.retry, attempt, retry_after)
@@ -140,15 +181,6 @@ def came_back(response: requests.Response) -> str:
     """What a response holds, for an error line: its content type and first bytes."""
     kind = response.headers.get("Content-Type") or "no content type"
     return f"{kind} {response.content[:60]!r}"
-
-
-def stream_chunks(response: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
-    """The body of a streamed response; a connection dropped midway is an error, never a short file."""
-    try:
-        yield from response.iter_content(size)
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-        raise ModelprepError(response.url, f"connection dropped while reading the answer: "
-                                           f"{type(err).__name__}") from None
 
 
 class MultipartFile:

@@ -32,7 +32,6 @@ from pipeline.pin.http import (
     json_answer,
     read_url,
     reason,
-    stream_chunks,
 )
 from pipeline.pin.secrets import read_secret
 from pipeline.progress import ByteProgress, human_bytes, log
@@ -150,4 +149,4 @@ class Kubo:
         response = self.client.request("POST", "/api/v0/cat", params={"arg": f"{pin.cid}/{name}"}, stream=True)
         if _kubo_error(response):
             raise ModelprepError(response.url, reason(response))
-        return stream_chunks(response)
+        return self.client.chunks(response)

@@ -4,7 +4,7 @@ A Fault matches requests whose path starts with `path` and fires `times` times, 
 matching requests have gone through: an HTTP status
 (429 with Retry-After, 5xx), a delay before answering, a connection closed without an answer
 (`disconnect`, before the handler runs; `drop`, after it ran, so the work is done but the client
-never hears of it), or a wrong answer (`body`: `status` with `body` as `content_type`, as a proxy's
+never hears of it), a real answer sent a byte every `delay_s` (`trickle`), or a wrong answer (`body`: `status` with `body` as `content_type`, as a proxy's
 HTML page or another API would answer). Every request is logged as (method, path, status) for the tests to read.
 """
 
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 @dataclass
 class Fault:
     path: str
-    kind: str  # status | delay | disconnect | drop | body
+    kind: str  # status | delay | disconnect | drop | trickle | body
     times: int = 1
     status: int = 503
     retry_after: str | None = None
@@ -88,7 +88,13 @@ class FaultyServer:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(answer.body)
+                if fault and fault.kind == "trickle":
+                    for i in range(len(answer.body)):
+                        self.wfile.write(answer.body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(fault.delay_s)
+                else:
+                    self.wfile.write(answer.body)
 
             def _hang_up(self, request: Request, why: str):
                 with server.lock:

@@ -45,7 +45,7 @@ ARLOCAL_STAMP := $(ARLOCAL_DIR)/node_modules/.package-lock.json
 # `make release PIN=kubo|psa|arweave` pins every released package there (default: params.yaml pin.target).
 PIN ?=
 
-.PHONY: setup llama-tools release test bench bench-scale constraints clean arlocal
+.PHONY: setup llama-tools release release-locked test bench bench-scale constraints clean arlocal
 
 setup: $(SETUP_STAMP) $(LLAMA_TOOLS_STAMP)
 
@@ -84,8 +84,17 @@ $(LLAMA_TOOLS_STAMP): $(SETUP_STAMP)
 	@ln -sfn $(LLAMA_TOOLS_CACHE)/bin .tools/llama-bin
 	@touch $@
 
-release: setup
+# One release at a time per project: a second one would run the same stages, and sign and index
+# half-built manifests. The lock is held by flock(1) for the whole recipe.
+release:
+	@mkdir -p build
+	@flock --nonblock --conflict-exit-code 75 build/.release.lock $(MAKE) --no-print-directory release-locked || \
+	    { status=$$?; test $$status = 75 && echo >&2 "modelprep: error: build/.release.lock: another" \
+	      "make release is running in this project; wait for it to end"; exit $$status; }
+
+release-locked: setup
 	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
+	@modelprep sweep
 	@status=0; dvc repro --keep-going || status=1; \
 	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \

@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +22,9 @@ from pipeline.progress import ByteProgress
 
 _FICLONE = 0x40049409  # ioctl FICLONE from linux/fs.h
 _CHUNK = 1 << 20
+
+
+TMP_NAME = re.compile(r"\..+\.tmp-[^/]+")  # what _tmp_sibling names: .<final name>.tmp-<random>
 
 
 def _tmp_sibling(final: Path, directory: bool) -> Path:
@@ -35,6 +39,24 @@ def _tmp_sibling(final: Path, directory: bool) -> Path:
     fd, name = tempfile.mkstemp(prefix=prefix, dir=final.parent)
     os.close(fd)
     return Path(name)
+
+
+def sweep_temporaries(folders: list[Path]) -> tuple[int, int]:
+    """Delete every temporary an interrupted write left under `folders`; the count and bytes freed.
+    A stage cleans its own at its start, but a killed stage later restored from DVC's run-cache never
+    runs again. Only while nothing writes there (`make release` holds its lock)."""
+    count = freed = 0
+    for folder in folders:
+        for parent, dirs, files in os.walk(folder):
+            for name in [*dirs, *files]:
+                path = Path(parent) / name
+                if TMP_NAME.fullmatch(name):
+                    freed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() \
+                        else path.stat().st_size
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    count += 1
+            dirs[:] = [d for d in dirs if not TMP_NAME.fullmatch(d)]
+    return count, freed
 
 
 def _replace(tmp: Path, final: Path) -> None:

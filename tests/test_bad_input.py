@@ -338,3 +338,26 @@ def test_s3_endpoint_with_credentials_is_refused(project):
     result = run([str(BIN / "modelprep"), "publish"], cwd=project, check=False, env=env)
     assert_one_error(result, "MODELPREP_S3_ENDPOINT", "holds credentials")
     assert "SECRET" not in result.stdout + result.stderr
+
+
+def test_a_second_release_is_refused_and_stale_temporaries_are_swept(tmp_path):
+    import fcntl
+
+    from pipeline.workspace import copy_source
+
+    project = copy_source(tmp_path / "project")
+    stale = project / "build/tiny-llama/variants/.Q8_0.tmp-abc123"
+    stale.mkdir(parents=True)
+    (stale / "part.gguf").write_bytes(b"x" * 4096)
+    kept = project / "build/tiny-llama/variants/Q8_0.tmp-notours"  # not a temporary's name: kept
+    kept.write_text("kept")
+    with open(project / "build/.release.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running `make release` holds it
+        result = run(["make", "-s", "release"], cwd=project, check=False)
+    assert result.returncode == 2  # make's own status for a failed recipe, after its "Error 75" line
+    assert result.stderr.splitlines()[0] == ("modelprep: error: build/.release.lock: another make release is "
+                                             "running in this project; wait for it to end")
+    assert stale.exists() and not (project / "dvc.lock").exists(), "nothing ran"
+    swept = run([str(BIN / "modelprep"), "sweep"], cwd=project)
+    assert swept.stdout.strip() == "removed 1 temporaries of interrupted stages (4.0 KiB)"
+    assert not stale.exists() and kept.exists()

@@ -53,6 +53,17 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from pipeline.fileio import sweep_temporaries
+    from pipeline.layout import BUILD, MANIFESTS, METRICS, PLOTS
+    from pipeline.progress import human_bytes
+
+    count, freed = sweep_temporaries([Path(name) for name in (BUILD, MANIFESTS, METRICS, PLOTS)])
+    if count:
+        print(f"removed {count} temporaries of interrupted stages ({human_bytes(freed)})")
+    return 0
+
+
 def register(commands) -> None:
     report = commands.add_parser("report", help="print the release table: every model x variant, its size, "
                                                 "accuracy and gate, and write it as an HTML page; exit 1 if any "
@@ -62,6 +73,8 @@ def register(commands) -> None:
                              "(default: manifests/report.html)")
     report.set_defaults(run=_report)
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
+    commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records "
+                                      "(make release runs it under its lock)").set_defaults(run=_sweep)
     describe = commands.add_parser("describe", help="print what an artifact holds: a GGUF file's tensor types, "
                                                     "parameters and bits per weight, or an ONNX directory's opset, "
                                                     "operators and weight types")

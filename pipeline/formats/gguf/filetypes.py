@@ -37,12 +37,21 @@ _TABLE = (
     FileType("Q4_1", 3, "int4", 5.0),
     FileType("IQ4_NL", 25, "int4", 4.5),
     FileType("IQ4_XS", 30, "int4", 4.25),
+    FileType("Q3_K_L", 13, "int3", 4.03),
     FileType("Q3_K_M", 12, "int3", 3.91),
+    FileType("Q3_K_S", 11, "int3", 3.41),
     FileType("IQ3_M", 27, "int3", 3.66),
+    FileType("IQ3_S", 26, "int3", 3.44),
+    FileType("IQ3_XS", 22, "int3", 3.3, needs_imatrix=True),
     FileType("IQ3_XXS", 23, "int3", 3.06, needs_imatrix=True),
     FileType("Q2_K", 10, "int2", 2.63),
+    FileType("Q2_K_S", 21, "int2", 2.96, needs_imatrix=True),
     FileType("IQ2_M", 29, "int2", 2.7, needs_imatrix=True),
+    FileType("IQ2_S", 28, "int2", 2.5, needs_imatrix=True),
+    FileType("IQ2_XS", 20, "int2", 2.31, needs_imatrix=True),
     FileType("IQ2_XXS", 19, "int2", 2.06, needs_imatrix=True),
+    FileType("IQ1_M", 31, "int1", 1.75, needs_imatrix=True),
+    FileType("IQ1_S", 24, "int1", 1.56, needs_imatrix=True),
 )
 FILE_TYPES = {t.name: t for t in _TABLE}
 

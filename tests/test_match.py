@@ -7,7 +7,7 @@ import json
 import yaml
 
 from pipeline.hardware.gpus import gpu_table
-from tests.project import BIN, RELEASES, run
+from tests.project import BIN, GGUF_VARIANTS, RELEASES, run
 
 
 def manifests(built):
@@ -47,7 +47,7 @@ def test_vram_cuda_context_and_runtime_narrow_the_list(built):
     assert matched(built, "--gpu", "A100 80GB", "--cuda", "11.8", check=False)[0].returncode == 1
     # Compute capability 6.1 rules out llama.cpp's CUDA 13 build (7.5 and up) but not its CUDA 12 build.
     _, rows = matched(built, "--gpu", "GTX 1080 Ti", "--cuda", "13.0", "--runtime", "llama.cpp")
-    assert {variant for _, variant in rows} == {"F16", "Q8_0", "Q4_0", "Q4_K_M"}
+    assert {variant for _, variant in rows} == set(GGUF_VARIANTS)
     _, rows = matched(built, "--gpu", "H100", "--runtime", "onnxruntime-genai")
     assert sorted(rows) == [("tiny-llama", v) for v in ("onnx-fp32", "onnx-int4", "onnx-int8")]
     # No example model was trained for 100000 tokens.

@@ -96,23 +96,26 @@ def _disk(path: Path) -> int:
     return int(out.split()[0])
 
 
-def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
-    """Build everything for the shaped model `name` in its own workspace; the results as a table."""
+def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool = False) -> str:
+    """Build everything for the shaped model `name` in its own workspace; the results as a table. With
+    `resume`, an interrupted run's workspace is kept and `dvc repro` goes on from its finished stages
+    (their rows recorded then stay in the table)."""
     model_dir = build_shaped_model(name, layout.corpus, (layout.root / "build" / "bench" / "models" / name).resolve())
     weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
     project = (layout.root / "build" / "bench" / name).resolve()
-    shutil.rmtree(project, ignore_errors=True)
-    copy_source(project)
-    source = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-    (project / "params.yaml").write_text(yaml.safe_dump(_workspace_params(source, name, model_dir, run, gate),
-                                                        sort_keys=False), encoding="utf-8")
     stats = project / "stage-stats.jsonl"
+    if not (resume and stats.is_file()):
+        shutil.rmtree(project, ignore_errors=True)
+        copy_source(project)
+        source = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+        (project / "params.yaml").write_text(yaml.safe_dump(_workspace_params(source, name, model_dir, run, gate),
+                                                            sort_keys=False), encoding="utf-8")
     log(STAGE, f"{name}: dvc repro in {project} ({human_bytes(weights)} of bf16 weights, "
                f"{run.min_tokens} scored tokens, variants {', '.join(run.variants)})")
     start = time.monotonic()
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
     env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
-    with open(project / "repro.log", "w", encoding="utf-8") as out:
+    with open(project / "repro.log", "a" if resume else "w", encoding="utf-8") as out:
         code = subprocess.run(["dvc", "repro"], cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - start
     rows = [json.loads(line) for line in stats.read_text(encoding="utf-8").splitlines()]
@@ -121,7 +124,8 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout) -> str:
     onnx_bytes |= {v: _onnx_weights(built.artifact(name, v)) for v in run.variants if v.startswith("onnx-")}
     lines = [f"{name}: {human_bytes(weights)} of bf16 weights, {run.min_tokens} scored tokens (reduced budget), "
              f"variants {', '.join(run.variants)}; dvc repro {'ok' if code == 0 else f'FAILED ({code})'} in "
-             f"{wall / 60:.1f} min", "",
+             f"{wall / 60:.1f} min{' (resumed: the stages before were timed in the first run)' if resume else ''}",
+             "",
              f"{'stage':<34} {'wall s':>8} {'peak RSS':>10} {'x bf16':>7} {'ceiling':>10}  within"]
     for row in rows:
         ceiling, label = _ceiling(row, weights, onnx_bytes), "@".join([row["stage"], *row["args"].values()][:2])
@@ -159,13 +163,17 @@ def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
             f"{(used - weights + cars) / made:.2f}x")
 
 
-def main(names: list[str]) -> None:
+def main(arguments: list[str]) -> None:
+    """`python -m pipeline.bench_scale [--resume] [SHAPE...]` (default: the first shape of params.yaml)."""
     settings = SettingsFile.load()
     spec = settings.read("bench", read_bench)
     layout = Layout()
     device = describe("cpu")  # the stages' memory and time are the host's; evaluation may add a GPU
+    resume = "--resume" in arguments
+    names = [a for a in arguments if a != "--resume"]
     for name in names or list(spec.shapes)[:1]:
-        report = f"modelprep bench-scale on {device}\n\n{run_shape(name, spec.shapes[name], spec.gate, layout)}"
+        table = run_shape(name, spec.shapes[name], spec.gate, layout, resume)
+        report = f"modelprep bench-scale on {device}\n\n{table}"
         print(report)
         path = layout.root / "benchmarks" / f"scale-{name}.txt"
         write_text(path, report + "\n")

@@ -151,7 +151,8 @@ def test_windows_start_with_bos_or_with_text_when_there_is_none(built):
 def test_shipped_params_load():
     params = load_params(REPO / "params.yaml")
     assert set(params.models) == {"tiny-llama", "all-minilm-l6-v2"}
-    assert list(params.variants) == ["F16", "Q8_0", "Q4_0", "Q4_K_M", "onnx-fp32", "onnx-int8", "onnx-int4"]
+    assert list(params.variants) == ["F16", "Q8_0", "Q4_0", "Q4_K_M", "Q4_K_M-imatrix", "IQ4_XS",
+                                    "IQ4_XS-imatrix", "onnx-fp32", "onnx-int8", "onnx-int4"]
     assert params.variant("Q4_K_M").format.name == "gguf" and params.variant("onnx-int8").format.name == "onnx"
     assert params.tiny_llama.num_kv_heads < params.tiny_llama.num_heads
 

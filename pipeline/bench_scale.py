@@ -116,7 +116,9 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
     env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
     with open(project / "repro.log", "a" if resume else "w", encoding="utf-8") as out:
-        code = subprocess.run(["dvc", "repro"], cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        # --keep-going: a variant that fails (a gate, a check) leaves the others to be measured.
+        code = subprocess.run(["dvc", "repro", "--keep-going"], cwd=project, env=env, stdout=out,
+                              stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - start
     rows = [json.loads(line) for line in stats.read_text(encoding="utf-8").splitlines()]
     built = Layout(project)
@@ -126,18 +128,20 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
              f"variants {', '.join(run.variants)}; dvc repro {'ok' if code == 0 else f'FAILED ({code})'} in "
              f"{wall / 60:.1f} min{' (resumed: the stages before were timed in the first run)' if resume else ''}",
              "",
-             f"{'stage':<34} {'wall s':>8} {'peak RSS':>10} {'x bf16':>7} {'ceiling':>10}  within"]
+             f"{'stage':<40} {'wall s':>8} {'peak RSS':>10} {'x bf16':>7} {'ceiling':>10}  within"]
     for row in rows:
-        ceiling, label = _ceiling(row, weights, onnx_bytes), "@".join([row["stage"], *row["args"].values()][:2])
-        label += f"-{row['args']['variant']}" if "variant" in row["args"] else \
-            f"-{row['args']['format']}" if "format" in row["args"] else ""
-        lines.append(f"{label:<34} {row['wall_s']:>8.1f} {human_bytes(row['peak_rss_bytes']):>10} "
+        args = row["args"]
+        ceiling, label = _ceiling(row, weights, onnx_bytes), row["stage"] + (f"@{args['model']}" if "model" in args
+                                                                             else "")
+        label += f"-{args['variant']}" if "variant" in args else f"-{args['format']}" if "format" in args else ""
+        lines.append(f"{label:<40} {row['wall_s']:>8.1f} {human_bytes(row['peak_rss_bytes']):>10} "
                      f"{row['peak_rss_bytes'] / weights:>7.2f} {human_bytes(ceiling):>10}  "
                      f"{'yes' if row['peak_rss_bytes'] <= ceiling else 'NO'}{'' if row['ok'] else ' (failed)'}")
     lines += ["", _disk_line(project, built, name, weights), ""]
-    if code == 0:
-        lines += [*scoring_lines(project, name, run.variants), "", *release_lines(project, name, run.variants, rows),
-                  "", *calibration_lines(project, name, run.variants)]
+    released = tuple(v for v in run.variants if (project / "manifests" / name / f"{v}.json").is_file())
+    if released:
+        lines += [*scoring_lines(project, name, released), "", *release_lines(project, name, released, rows),
+                  "", *calibration_lines(project, name, released)]
     return "\n".join(lines)
 
 

@@ -3,7 +3,7 @@
 `make bench` runs it on TinyLlama-1.1B's shape, `make bench-scale` on Mistral-7B's (params.yaml
 `bench`): the model is generated with random bf16 weights (`examples/shaped.py`), a fresh workspace
 of this project gets a params.yaml naming only that model (the variants and evaluation budget of its
-`bench.scale` entry, gates that random weights pass), and `dvc repro` runs in it with every stage
+`bench.scale` entry, a loose gate of its own), and `dvc repro` runs in it with every stage
 recording its wall time and the peak memory of its process tree (`monitor.py`). The table holds each
 stage against the memory ceiling, 1.25 x the weights it works on + 1.5 GiB (the bf16 checkpoint; for
 ONNX variants, the larger of that and the ONNX weights the stage reads or writes), and the disk the

@@ -140,8 +140,9 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     lines += ["", _disk_line(project, built, name, weights), ""]
     released = tuple(v for v in run.variants if (project / "manifests" / name / f"{v}.json").is_file())
     if released:
-        lines += [*scoring_lines(project, name, released), "", *release_lines(project, name, released, rows),
-                  "", *calibration_lines(project, name, released)]
+        lines += [*scoring_lines(project, name, released), "", *release_lines(project, name, released, rows)]
+    evaluated = tuple(v for v in run.variants if built.metrics(name, v).is_file())
+    lines += ["", *calibration_lines(project, name, evaluated)]
     return "\n".join(lines)
 
 

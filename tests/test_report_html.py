@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import ModelprepError
 from pipeline.hardware.match import manifests_in
 from pipeline.index import released_manifests
 from pipeline.layout import Layout
@@ -216,19 +217,26 @@ def with_measurements(manifest: dict) -> dict:
                                 "measured_bytes": size, "ratio": 1.05, "tolerance": 0.25, "within_tolerance": True}}}
 
 
-def test_manifest_strings_are_escaped_and_old_records_show_dashes(chromium, tmp_path):
+def _write(manifests: list[dict], folder: Path) -> None:
+    for i, manifest in enumerate(manifests):
+        path = folder / "manifests" / manifest["model"] / f"{i}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_markup_in_a_name_is_refused_and_old_records_show_dashes(chromium, tmp_path):
     manifests = [with_measurements(m) for m in released(ROOT / "manifests")]
-    manifests[0]["variant"] = EVIL_VARIANT
+    # Names become paths and page text: one holding markup is refused before anything is written.
+    hostile = [dict(manifests[0], variant=EVIL_VARIANT)]
+    _write(hostile, tmp_path / "hostile")
+    with pytest.raises(ModelprepError, match=r"'variant' is .*a name of letters, digits, '-' and '_'"):
+        render(chromium, tmp_path / "hostile" / "manifests", tmp_path / "hostile")
     old = manifests[1]
     for block in ("memory", "measured", "gpu_fit"):
         old.pop(block)
-    for i, manifest in enumerate(manifests):
-        path = tmp_path / "manifests" / manifest["model"] / f"{i}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(manifest), encoding="utf-8")
+    _write(manifests, tmp_path)
     text, page = render(chromium, tmp_path / "manifests", tmp_path)
     assert_page_shows(page, text, manifests)
-    assert page.rows[(manifests[0]["model"], "variants")][EVIL_VARIANT][0] == EVIL_VARIANT, "shown as text"
     assert set(page.rows[(old["model"], "memory")][old["variant"]][1:]) == {DASH}
 
 

@@ -138,7 +138,7 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
                      f"{row['peak_rss_bytes'] / weights:>7.2f} {human_bytes(ceiling):>10}  "
                      f"{'yes' if row['peak_rss_bytes'] <= ceiling else 'NO'}{'' if row['ok'] else ' (failed)'}")
     lines += ["", _disk_line(project, built, name, weights), ""]
-    released = tuple(v for v in run.variants if (project / "manifests" / name / f"{v}.json").is_file())
+    released = tuple(v for v in run.variants if built.manifest(name, v).is_file())
     if released:
         lines += [*scoring_lines(project, name, released), "", *release_lines(project, name, released, rows)]
     evaluated = tuple(v for v in run.variants if built.metrics(name, v).is_file())
@@ -159,7 +159,7 @@ def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
             info = path.stat()
             inodes[(info.st_dev, info.st_ino)] = info.st_size
     made, used = sum(inodes.values()), _disk(project)
-    cars = sum(read_json(p)["content"]["car"]["size"] for p in (project / "manifests" / name).glob("*.json")
+    cars = sum(read_json(p)["content"]["car"]["size"] for p in (built.manifests / name).glob("*.json")
                if not p.name.endswith((".sig.json", ".pins.json")))
     return (f"disk: the workspace takes {human_bytes(used)} (build and DVC cache, hard links counted once) for "
             f"{human_bytes(made)} of distinct artifact and record bytes and the {human_bytes(weights)} source: "

@@ -37,6 +37,7 @@ from pipeline.settings import Reader, SettingsFile
 from pipeline.workspace import copy_source, stage_environment
 
 STAGE = "bench-scale"
+EXAMPLES = ("tiny-llama",)  # generate_example's outputs (dvc.yaml)
 HEADROOM = 1.5 * GIB
 
 
@@ -104,17 +105,18 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
     project = (layout.root / "build" / "bench" / name).resolve()
     stats = project / "stage-stats.jsonl"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
+    env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
     if not (resume and stats.is_file()):
         shutil.rmtree(project, ignore_errors=True)
         copy_source(project)
         source = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
         (project / "params.yaml").write_text(yaml.safe_dump(_workspace_params(source, name, model_dir, run, gate),
                                                             sort_keys=False), encoding="utf-8")
+        _seed_examples(layout, project, env)
     log(STAGE, f"{name}: dvc repro in {project} ({human_bytes(weights)} of bf16 weights, "
                f"{run.min_tokens} scored tokens, variants {', '.join(run.variants)})")
     start = time.monotonic()
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
-    env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
     with open(project / "repro.log", "a" if resume else "w", encoding="utf-8") as out:
         # --keep-going: a variant that fails (a gate, a check) leaves the others to be measured.
         code = subprocess.run(["dvc", "repro", "--keep-going"], cwd=project, env=env, stdout=out,
@@ -144,6 +146,21 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     evaluated = tuple(v for v in run.variants if built.metrics(name, v).is_file())
     lines += ["", *calibration_lines(project, name, evaluated)]
     return "\n".join(lines)
+
+
+def _seed_examples(layout: Layout, project: Path, env: dict[str, str]) -> None:
+    """This checkout's corpus and example models, committed to the workspace's DVC as built: every
+    model's import depends on build/examples, and training the example again would add a quarter of an
+    hour that says nothing about the shaped model. Nothing is seeded when this checkout has not built them."""
+    built = [layout.corpus, *(layout.example(n) for n in EXAMPLES)]
+    if not all(p.is_dir() for p in built):
+        return
+    target = Layout(project)
+    for path, copy in zip(built, [target.corpus, *(target.example(n) for n in EXAMPLES)], strict=True):
+        shutil.copytree(path, copy)
+    subprocess.run(["dvc", "commit", "--force", "--quiet", "corpus", "generate_example"], cwd=project, check=True,
+                   env=env)
+    log(STAGE, f"corpus and example models taken from {layout.root / 'build'} (dvc commit), not rebuilt")
 
 
 def _onnx_weights(folder: Path) -> int:

@@ -1,5 +1,6 @@
 """`modelprep publish`: the manifests, their signatures and pins, the schema and the index, to an S3
-bucket a registry reads.
+bucket a registry reads. Only manifests signed by a key the trust policy holds are published: a
+registry acts on what they say.
 
 Where and as whom come from the environment only: MODELPREP_S3_BUCKET (required),
 MODELPREP_S3_PREFIX (default `modelprep/`), MODELPREP_S3_ENDPOINT for S3-compatible services
@@ -21,8 +22,10 @@ from pipeline.errors import ModelprepError
 from pipeline.index import released_manifests
 from pipeline.layout import Layout
 from pipeline.manifest.describe import media_type
+from pipeline.manifest.document import Manifest
 from pipeline.manifest.schema import SCHEMA_DIR
-from pipeline.manifest.signing import signature_path
+from pipeline.manifest.signing import check_signature, signature_path
+from pipeline.manifest.trust import TrustPolicy
 from pipeline.pin.pins_file import pins_path
 from pipeline.progress import human_bytes, log
 from pipeline.urls import url_problem
@@ -33,12 +36,15 @@ if TYPE_CHECKING:
 STAGE = "publish"
 
 
-def publish_files(params: Params, layout: Layout) -> list[tuple[Path, str]]:
+def publish_files(params: Params, layout: Layout, policy: TrustPolicy) -> list[tuple[Path, str]]:
     """(local file, key below the prefix) of everything a registry reads."""
     files = [(path, path.relative_to(layout.manifests).as_posix()) for path in (layout.index_json,
                                                                                  layout.index_parquet)]
     files += [(path, f"schema/{path.name}") for path in sorted(SCHEMA_DIR.glob("*.json"))]
     for manifest in released_manifests(params, layout):
+        signed, detail = check_signature(Manifest.load(manifest), policy) if manifest.is_file() else (True, "")
+        if not signed:
+            raise ModelprepError(manifest, f"signature: {detail}")
         for path in (manifest, signature_path(manifest), pins_path(manifest)):
             if path.is_file():
                 files.append((path, path.relative_to(layout.manifests).as_posix()))
@@ -58,7 +64,7 @@ def _client():
     return boto3.client("s3", endpoint_url=endpoint)
 
 
-def publish(params: Params, layout: Layout) -> tuple[int, int]:
+def publish(params: Params, layout: Layout, policy: TrustPolicy) -> tuple[int, int]:
     """Upload what changed; (uploaded, unchanged) counts."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -68,7 +74,7 @@ def publish(params: Params, layout: Layout) -> tuple[int, int]:
     prefix = os.environ.get("MODELPREP_S3_PREFIX", "modelprep/")
     client = _client()
     uploaded = unchanged = 0
-    for path, name in publish_files(params, layout):
+    for path, name in publish_files(params, layout, policy):
         key, data = prefix + name, path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
         where = f"s3://{bucket}/{key}"

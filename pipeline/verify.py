@@ -21,6 +21,7 @@ from pipeline.layout import Layout
 from pipeline.manifest.document import Manifest
 from pipeline.manifest.schema import validation_errors
 from pipeline.manifest.signing import check_signature
+from pipeline.manifest.trust import TrustPolicy
 from pipeline.package import V1, Release, artifact_files, digest_files, package_roots
 from pipeline.pin.gateway import Gateway
 from pipeline.pin.pins_file import current_pins
@@ -28,16 +29,16 @@ from pipeline.pin.targets import PinSpec, make_target
 from pipeline.progress import log
 
 
-def verify_manifest(manifest: Manifest) -> list[Check]:
-    return document_checks(manifest) + content_checks(manifest)
+def verify_manifest(manifest: Manifest, policy: TrustPolicy) -> list[Check]:
+    return document_checks(manifest, policy) + content_checks(manifest)
 
 
-def document_checks(manifest: Manifest) -> list[Check]:
-    """The manifest itself: its schema and its signature."""
+def document_checks(manifest: Manifest, policy: TrustPolicy) -> list[Check]:
+    """The manifest itself: its schema and its signature by a key the policy trusts."""
     problems = validation_errors(manifest.data)
     return [Check("schema", not problems, problems[0] if problems else
                   f"valid against manifests/schema/{manifest.record_version}.json"),
-            Check("signature", *check_signature(manifest))]
+            Check("signature", *check_signature(manifest, policy))]
 
 
 def _matches(item: str, found: str, recorded: str) -> Check:

@@ -18,7 +18,7 @@ from pathlib import Path
 from pipeline.layout import REPO
 
 COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
-SOURCE_UNDER_OUTPUTS = ("manifests/schema/",)
+SOURCE_UNDER_OUTPUTS = ("manifests/schema/", "manifests/trusted-keys")
 
 
 def copy_source(dest: Path, source: Path = REPO.root) -> Path:

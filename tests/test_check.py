@@ -5,14 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
-
-from tests.project import BIN, run
+from tests.project import BIN, run, signing_key
 
 MANIFEST = "manifests/tiny-llama/Q8_0.json"
 
@@ -29,14 +22,14 @@ def lines(output: str) -> dict[str, str]:
 
 
 def test_checklist_passes_what_is_set_and_names_what_is_missing(built, tmp_path):
+    key, public = signing_key(tmp_path)
     modelprep = [str(BIN / "modelprep")]
-    key = tmp_path / "key.pem"
-    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    manifest = built / "manifests/tiny-llama/copy/Q8_0.json"
-    manifest.parent.mkdir(exist_ok=True)
+    manifest = tmp_path / MANIFEST  # a copy, named as the original: a signature is for one model and variant
+    manifest.parent.mkdir(parents=True)
     shutil.copyfile(built / MANIFEST, manifest)
     run([*modelprep, "sign", "--key", str(key), str(manifest)], cwd=built)
-    result = run([*modelprep, "check", str(manifest)], cwd=built, check=False)
+    check = [*modelprep, "check", "--trusted-key", public]
+    result = run([*check, str(manifest)], cwd=built, check=False)
     table = lines(result.stdout)
     assert result.returncode == 0, result.stdout
     for item in ("schema", "signature", "files", "runtime", "budget", "latency", "verification"):
@@ -44,7 +37,7 @@ def test_checklist_passes_what_is_set_and_names_what_is_missing(built, tmp_path)
     assert table["budget"] == "PASS at most $0.002 per 1k tokens, $0.05 per task"
     probes = json.loads(manifest.read_text())["probes"]
     assert table["verification"] == f"PASS 3 completion probe(s) recorded on llama.cpp {probes['build']}"
-    assert lines(run([*modelprep, "check", "--runtime", "onnxruntime", str(manifest)], cwd=built,
+    assert lines(run([*check, "--runtime", "onnxruntime", str(manifest)], cwd=built,
                      check=False).stdout)["runtime"] == "FAIL onnxruntime runs onnx, this variant is gguf"
 
     # A removed budget cap fails the checklist (and the schema), saying which.
@@ -54,7 +47,7 @@ def test_checklist_passes_what_is_set_and_names_what_is_missing(built, tmp_path)
     data["probes"]["prompts"] = []
     data["files"][0]["sha256"] = "0" * 64
     manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    table = lines(run([*modelprep, "check", str(manifest)], cwd=built, check=False).stdout)
+    table = lines(run([*check, str(manifest)], cwd=built, check=False).stdout)
     assert table["budget"] == "FAIL max_price_per_task_usd not set"
     assert table["schema"].startswith("FAIL deployment: 'max_price_per_task_usd' is a required property")
     assert table["signature"].startswith("FAIL the signature in Q8_0.sig.json does not match")

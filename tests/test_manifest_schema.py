@@ -92,10 +92,14 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
 
     from pipeline.manifest.document import Manifest
     from pipeline.manifest.signing import check_signature, signature_path
+    from pipeline.manifest.trust import TrustPolicy
 
-    manifest = tmp_path / "Q8_0.json"
+    manifest = tmp_path / "manifests/tiny-llama/Q8_0.json"
+    manifest.parent.mkdir(parents=True)
     manifest.write_bytes((REPO / "manifests/tiny-llama/Q8_0.json").read_bytes())
-    assert check_signature(Manifest.load(manifest)) == (False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
+    trusted = TrustPolicy({}, "the test")
+    assert check_signature(Manifest.load(manifest), trusted) == (
+        False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
     # No key named anywhere: the user's own key is made (0600) on first use, and used again after.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("MODELPREP_SIGNING_KEY", raising=False)
@@ -104,18 +108,21 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     key = tmp_path / "config/modelprep/signing-key.pem"
     assert key.stat().st_mode & 0o777 == 0o600 and "1 manifest(s) signed" in first
     assert run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout == first  # Ed25519 is deterministic
-    ok, detail = check_signature(Manifest.load(manifest))
-    assert ok and detail.startswith("signed by ed25519 key ")
+    public = first.split("public key ")[1].split()[0]
+    trusted = TrustPolicy({public: ""}, "the test")
+    ok, detail = check_signature(Manifest.load(manifest), trusted)
+    assert ok and detail == f"signed by trusted ed25519 key {public}"
     assert "PRIVATE" not in first and key.read_text().split("\n")[1] not in first
-    assert ": valid" in run([*modelprep, "manifest", "validate", str(manifest)], cwd=tmp_path).stdout
+    validate = [*modelprep, "manifest", "validate", "--trusted-key", public, str(manifest)]
+    assert ": valid" in run(validate, cwd=tmp_path).stdout
     # One changed byte in the manifest, or a signature by another key pasted in: both fail, saying why.
     manifest.write_bytes(manifest.read_bytes().replace(b'"Q8_0"', b'"Q8_1"', 1))
-    result = run([*modelprep, "manifest", "validate", str(manifest)], cwd=tmp_path, check=False)
+    result = run(validate, cwd=tmp_path, check=False)
     assert result.returncode == 1 and "signature: the signature in Q8_0.sig.json does not match" in result.stdout
     other = json.loads(signature_path(manifest).read_text())
     other["public_key"] = "A" * 43 + "="
     signature_path(manifest).write_text(json.dumps(other))
-    assert not check_signature(Manifest.load(manifest))[0]
+    assert not check_signature(Manifest.load(manifest), trusted)[0]
     # A key that is not Ed25519 is one clear error.
     rsa_key = tmp_path / "rsa.pem"
     rsa_key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(

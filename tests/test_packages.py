@@ -8,19 +8,13 @@ import os
 import shutil
 
 import pyarrow.parquet as pq
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 
 from pipeline.fileio import dumps_json
 from pipeline.ipfs.directory import add_path
 from pipeline.layout import Layout
 from pipeline.manifest.document import CONTENT, MANIFEST_ONLY, Manifest
 from pipeline.package import RECORD_FILE, V0, V1, Release
-from tests.project import BIN, MODELS, VARIANTS, run
+from tests.project import BIN, MODELS, VARIANTS, run, signing_key
 
 RELEASES = [(m, v) for m in MODELS for v in VARIANTS]
 
@@ -70,16 +64,16 @@ def test_verify_passes_and_names_a_flipped_byte(built, tmp_path):
     path = Layout(built).artifact("tiny-llama", "onnx-int4") / "tokenizer.json"
     unsigned = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
     assert unsigned.returncode == 1 and "not signed (no onnx-int4.sig.json" in unsigned.stdout
-    key = tmp_path / "key.pem"
-    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    key, public = signing_key(tmp_path)
     run([str(BIN / "modelprep"), "sign", "--key", str(key), "manifests/tiny-llama/onnx-int4.json"], cwd=built)
-    result = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built)
+    verify = [str(BIN / "modelprep"), "verify", "--trusted-key", public, "manifests/tiny-llama/onnx-int4.json"]
+    result = run(verify, cwd=built)
     assert "FAIL" not in result.stdout and result.stdout.count("ok  ") >= 2 * 9 + 9 + 2
     original = path.read_bytes()
     try:
         # Replaced, not written in place: the workspace file may be a hard link into the DVC cache.
         replace_bytes(path, original[:100] + bytes([original[100] ^ 1]) + original[101:])
-        failed = run([str(BIN / "modelprep"), "verify", "manifests/tiny-llama/onnx-int4.json"], cwd=built, check=False)
+        failed = run(verify, cwd=built, check=False)
     finally:
         replace_bytes(path, original)
     assert failed.returncode == 1
@@ -105,6 +99,8 @@ def test_cli_pins_releases_to_arlocal_records_them_and_verifies_them_remotely(bu
 
     chosen = ["manifests/tiny-llama/Q4_K_M.json", "manifests/all-minilm-l6-v2/onnx-int4.json"]
     modelprep = [str(BIN / "modelprep")]
+    key, public = signing_key(tmp_path)
+    run([*modelprep, "sign", "--key", str(key), *chosen], cwd=built)
     try:
         with Arlocal(tmp_path / "arlocal") as arlocal:
             arlocal.mint(Wallet.load(WALLET).address, 10 ** 15)
@@ -119,8 +115,9 @@ def test_cli_pins_releases_to_arlocal_records_them_and_verifies_them_remotely(bu
                 assert entry["status"] == "pinned" and entry["cid"] == pins["package_cid_v1"]
                 files = manifest(built, *path[len("manifests/"):-len(".json")].split("/"))["files"]
                 assert set(entry["ids"]["transactions"]) == {f["path"] for f in files} | {RECORD_FILE}
-                checked = run([*modelprep, "verify", "--remote", path], cwd=built).stdout
-                assert checked.count("ok  ") == len(files) + 1 and "FAIL" not in checked
+                checked = run([*modelprep, "verify", "--remote", "--trusted-key", public, path], cwd=built).stdout
+                # schema and signature, then every file and the record read back
+                assert checked.count("ok  ") == 2 + len(files) + 1 and "FAIL" not in checked
             run([*modelprep, "index"], cwd=built)
             rows = {(r["model"], r["variant"]): r["pins"]
                     for r in json.loads((built / "manifests/index.json").read_text())["variants"]}
@@ -129,4 +126,5 @@ def test_cli_pins_releases_to_arlocal_records_them_and_verifies_them_remotely(bu
     finally:
         for path in chosen:
             (built / path.replace(".json", ".pins.json")).unlink(missing_ok=True)
+            (built / path.replace(".json", ".sig.json")).unlink(missing_ok=True)
         run([*modelprep, "index"], cwd=built)

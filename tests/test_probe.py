@@ -15,10 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline import formats
 from pipeline.errors import ModelprepError
 from pipeline.layout import Layout
+from pipeline.manifest.document import Manifest
+from pipeline.manifest.signing import public_key_text, sign_manifest
 from pipeline.params import load_params
 from pipeline.probes.build import build_probes
 from pipeline.probes.check import TOKEN_ENV, check_endpoint
@@ -28,6 +31,7 @@ from tests.servers.process import ServerProcess, free_port
 
 DECODER, ENCODER = "tiny-llama", "all-minilm-l6-v2"
 TOKEN = "probe-test-token-7f3a"  # the decoder server's API key
+BUILDER_KEY = Ed25519PrivateKey.generate()
 ROW = re.compile(r"^(match   |MISMATCH)  (completion|embedding) '(.*?)'\s{2,}(\S.*)$")
 
 
@@ -96,13 +100,19 @@ def token(monkeypatch):
 
 
 def write_manifest(path: Path, probes: dict | None) -> Path:
-    path.write_text(json.dumps({"probes": probes} if probes else {}))
-    return path
+    """A manifest holding `probes`, signed by the test's builder key, at manifests/<model>/<path's name>
+    beside `path` (probe acts only on a trusted signature for that name)."""
+    manifest = path.parent / "manifests" / DECODER / path.name
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"model": DECODER, "variant": path.stem, **({"probes": probes} if probes else {})}))
+    sign_manifest(Manifest.load(manifest), BUILDER_KEY)
+    return manifest
 
 
 def probe(manifest: Path, endpoint: str, *extra: str):
-    return run([str(BIN / "modelprep"), "probe", str(manifest), "--endpoint", endpoint, *extra], cwd=manifest.parent,
-               check=False, env={TOKEN_ENV: TOKEN})
+    return run([str(BIN / "modelprep"), "probe", str(manifest), "--endpoint", endpoint, "--trusted-key",
+                public_key_text(BUILDER_KEY.public_key()), *extra], cwd=manifest.parent, check=False,
+               env={TOKEN_ENV: TOKEN})
 
 
 def rows(output: str) -> list[tuple[str, str, str, str]]:

@@ -1,5 +1,6 @@
 """`modelprep publish` against moto's S3 server process: every object arrives with its bytes, a re-run
-uploads nothing, and a missing bucket is one clear error."""
+uploads nothing, a missing bucket is one clear error, and manifests without a trusted signature are
+not published."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def test_publish_uploads_every_manifest_signature_schema_and_index_once():
         missing = run([str(BIN / "modelprep"), "publish"], cwd=REPO, env=env, check=False)
         assert missing.returncode == 1 and "s3://registry/models/index.json: NoSuchBucket" in missing.stderr
         client.create_bucket(Bucket="registry")
+        # Under a policy that trusts another key, nothing is uploaded: the first manifest is named.
+        other = run([str(BIN / "modelprep"), "publish", "--trusted-key", "A" * 43 + "="], cwd=REPO, env=env,
+                    check=False)
+        assert other.returncode == 1 and other.stderr.startswith(f"modelprep: error: {RELEASES[0]}: signature: "
+                                                                 "signed by ed25519 key ")
+        assert "does not trust" in other.stderr and "Contents" not in client.list_objects_v2(Bucket="registry")
         first = run([str(BIN / "modelprep"), "publish"], cwd=REPO, env=env).stdout
         local = {"index.json": REPO / "manifests/index.json", "schema/3.json": REPO / "manifests/schema/3.json",
                  "tiny-llama/Q8_0.json": REPO / "manifests/tiny-llama/Q8_0.json",

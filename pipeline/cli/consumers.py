@@ -15,8 +15,9 @@ def _verify(args: argparse.Namespace) -> int:
     from pipeline.checks import print_checks
     from pipeline.errors import ModelprepError
     from pipeline.manifest.document import Manifest
+    from pipeline.manifest.trust import policy_for
     from pipeline.urls import url_problem
-    from pipeline.verify import verify_manifest, verify_remote
+    from pipeline.verify import content_checks, document_checks, verify_remote
 
     if not args.remote and (args.target or args.gateway):
         raise ModelprepError(args.manifest, "--target and --gateway go with --remote")
@@ -24,13 +25,14 @@ def _verify(args: argparse.Namespace) -> int:
     if problem:
         raise ModelprepError("--gateway", problem)
     manifest = Manifest.load(args.manifest)
+    checks = document_checks(manifest, policy_for(args.manifest, args.trusted_key))
     if args.remote:
         from pipeline.params import load_params
 
-        checks = verify_remote(load_params(args.params).pin, manifest, args.target, args.gateway,
-                               Path(args.secret_file) if args.secret_file else None)
+        checks += verify_remote(load_params(args.params).pin, manifest, args.target, args.gateway,
+                                Path(args.secret_file) if args.secret_file else None)
     else:
-        checks = verify_manifest(manifest)
+        checks += content_checks(manifest)
     failed = print_checks(checks, "ok  ")
     if failed:
         print(f"{ERROR_PREFIX}{args.manifest}: {len(failed)} check(s) failed, first: {failed[0]}", file=sys.stderr)
@@ -41,8 +43,10 @@ def _check(args: argparse.Namespace) -> int:
     from pipeline.checks import print_checks
     from pipeline.manifest.checklist import run_checklist
     from pipeline.manifest.document import Manifest
+    from pipeline.manifest.trust import policy_for
 
-    failed = print_checks(run_checklist(Manifest.load(args.manifest), args.runtime), "PASS")
+    failed = print_checks(run_checklist(Manifest.load(args.manifest), policy_for(args.manifest, args.trusted_key),
+                                        args.runtime), "PASS")
     if failed:
         print(f"{ERROR_PREFIX}{args.manifest}: not ready to deploy: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
@@ -50,10 +54,17 @@ def _check(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from pipeline.checks import Check, print_checks
+    from pipeline.errors import ModelprepError
     from pipeline.manifest.document import Manifest
+    from pipeline.manifest.signing import check_signature
+    from pipeline.manifest.trust import policy_for
     from pipeline.probes.check import check_endpoint
 
-    results = check_endpoint(Manifest.load(args.manifest).probes, args.endpoint, model=args.model,
+    manifest = Manifest.load(args.manifest)
+    signed, detail = check_signature(manifest, policy_for(args.manifest, args.trusted_key))
+    if not signed:  # the probes and their tolerance decide whether a node passes: only a trusted builder's
+        raise ModelprepError(args.manifest, f"signature: {detail}")
+    results = check_endpoint(manifest.probes, args.endpoint, model=args.model,
                              timeout_s=args.timeout, source=args.manifest)
     failed = print_checks([Check(f"{r.kind} {r.text!r}", r.matched, r.detail) for r in results], "match   ",
                           "MISMATCH")
@@ -107,6 +118,7 @@ def _manifest_validate(args: argparse.Namespace) -> int:
     from pipeline.manifest.document import Manifest
     from pipeline.manifest.schema import validation_errors
     from pipeline.manifest.signing import check_signature, signature_path
+    from pipeline.manifest.trust import policy_for
 
     failed = 0
     for path in args.files:
@@ -117,7 +129,7 @@ def _manifest_validate(args: argparse.Namespace) -> int:
         else:
             errors = validation_errors(manifest.data)
             if signature_path(manifest.path).is_file():  # unsigned is not invalid; a signature that fails is
-                signed, detail = check_signature(manifest)
+                signed, detail = check_signature(manifest, policy_for(path, args.trusted_key))
                 errors += [] if signed else [f"signature: {detail}"]
         failed += bool(errors)
         print(f"{path}: " + ("valid" if not errors else f"{len(errors)} problem(s)"))
@@ -137,6 +149,7 @@ def _manifest_fields(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     from pipeline import formats
+    from pipeline.manifest.trust import TRUST_HELP
     from pipeline.pin.secrets import SECRET_HELP
     from pipeline.pin.targets import TARGETS
 
@@ -151,12 +164,14 @@ def register(commands) -> None:
     verify.add_argument("--target", choices=list(TARGETS), help="with --remote: only this target's pins")
     verify.add_argument("--gateway", help="with --remote: an IPFS HTTP gateway URL to read /ipfs/CID/FILE from")
     verify.add_argument("--secret-file", help=SECRET_HELP)
+    verify.add_argument("--trusted-key", action="append", help=TRUST_HELP)
     verify.set_defaults(run=_verify)
     check = commands.add_parser("check", help="the pre-deployment checklist of a manifest: schema, signature, files "
                                               "and CIDs, runtime, budget cap, latency SLA and fallback, verification "
                                               "probes; exit 1 on any FAIL")
     check.add_argument("manifest", help="manifests/<model>/<variant>.json")
     check.add_argument("--runtime", choices=runtimes, help="the runtime the nodes will use")
+    check.add_argument("--trusted-key", action="append", help=TRUST_HELP)
     check.set_defaults(run=_check)
     probe = commands.add_parser("probe", help="run a manifest's verification probes against a served model's "
                                               "OpenAI-compatible API (llama.cpp's server, vLLM, ...) and print "
@@ -166,6 +181,7 @@ def register(commands) -> None:
                                                          "bearer token in $MODELPREP_PROBE_TOKEN is sent with it")
     probe.add_argument("--model", help="the model name to ask for, where the server serves several")
     probe.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each answer (default: 120)")
+    probe.add_argument("--trusted-key", action="append", help=TRUST_HELP)
     probe.set_defaults(run=_probe)
     matching = commands.add_parser("match", help="which released variants a node can run fully offloaded, per model "
                                                  "best first; exit 1 if none")
@@ -196,6 +212,8 @@ def register(commands) -> None:
     validate = manifest_commands.add_parser("validate", help="check manifests against the schema of their "
                                                              "record_version; exit 1 naming each problem")
     validate.add_argument("files", nargs="+", help="manifests/<model>/<variant>.json")
+    validate.add_argument("--trusted-key", action="append", help=TRUST_HELP + "; a signed manifest's signature "
+                                                                              "must be by one of them")
     validate.set_defaults(run=_manifest_validate)
     fields = manifest_commands.add_parser("fields", help="print the manifest's fields as a Markdown table, "
                                                          "from the schema's descriptions")

@@ -14,14 +14,22 @@ def _sign(args: argparse.Namespace) -> int:
     from pipeline.index import released_manifests
     from pipeline.manifest.document import Manifest
     from pipeline.manifest.signing import load_key, public_key_text, sign_manifest
+    from pipeline.manifest.trust import TRUSTED_KEYS_FILE, TrustPolicy, add_trusted_key
     from pipeline.params import load_params
 
     key, key_path = load_key(Path(args.key) if args.key else None, create=True)
-    paths = [Path(m) for m in args.manifests] or released_manifests(load_params(args.params), Layout())
+    layout = Layout()
+    paths = [Path(m) for m in args.manifests] or released_manifests(load_params(args.params), layout)
     for path in paths:
         sign_manifest(Manifest.load(path), key)
-    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) with {key_path}, public key "
-          f"{public_key_text(key.public_key())}")
+    public = public_key_text(key.public_key())
+    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) with {key_path}, public key {public}")
+    policy_file = layout.manifests / TRUSTED_KEYS_FILE
+    if args.trust and add_trusted_key(policy_file, public, args.trust):
+        print(f"{policy_file}: now trusts this key ({args.trust}); commit it with the manifests")
+    elif not TrustPolicy.load(layout.manifests).trusts(public):
+        print(f"note: {policy_file} does not trust this key, so verify, check, probe and publish refuse these "
+              "signatures; add it with `modelprep sign --trust 'WHO'` if it is the project's builder key")
     return 0
 
 
@@ -64,15 +72,19 @@ def _arweave_wallet(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from pipeline.manifest.trust import TrustPolicy
     from pipeline.params import load_params
     from pipeline.publish import publish
 
-    uploaded, unchanged = publish(load_params(args.params), Layout())
+    layout = Layout()
+    uploaded, unchanged = publish(load_params(args.params), layout, TrustPolicy.load(layout.manifests,
+                                                                                     args.trusted_key))
     print(f"published: {uploaded} uploaded, {unchanged} already there with the same sha256")
     return 0
 
 
 def register(commands) -> None:
+    from pipeline.manifest.trust import TRUST_HELP
     from pipeline.pin.secrets import SECRET_HELP
     from pipeline.pin.targets import TARGETS
 
@@ -81,6 +93,8 @@ def register(commands) -> None:
                                             "own ~/.config/modelprep/signing-key.pem, created on first use")
     sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
     sign.add_argument("--key", help="PEM file of an Ed25519 private key (PKCS#8, unencrypted)")
+    sign.add_argument("--trust", metavar="WHO", help="also add the key's public half to manifests/trusted-keys, "
+                                                     "with WHO as its comment")
     sign.set_defaults(run=_sign)
     pin = commands.add_parser("pin", help="pin released packages to a network and record it in "
                                           "manifests/<model>/<variant>.pins.json; a re-run skips what is pinned")
@@ -94,7 +108,9 @@ def register(commands) -> None:
                                                         "0600) and print its address, e.g. for arlocal")
     wallet.add_argument("file", help="the wallet file to create; never overwritten")
     wallet.set_defaults(run=_arweave_wallet)
-    commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: bucket, "
-                                        "prefix and endpoint from MODELPREP_S3_BUCKET, MODELPREP_S3_PREFIX, "
-                                        "MODELPREP_S3_ENDPOINT; credentials from boto3's chain"
-                        ).set_defaults(run=_publish)
+    publish = commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: "
+                                                  "bucket, prefix and endpoint from MODELPREP_S3_BUCKET, "
+                                                  "MODELPREP_S3_PREFIX, MODELPREP_S3_ENDPOINT; credentials from "
+                                                  "boto3's chain; every manifest must carry a trusted signature")
+    publish.add_argument("--trusted-key", action="append", help=TRUST_HELP)
+    publish.set_defaults(run=_publish)

@@ -8,6 +8,7 @@ from pipeline import formats
 from pipeline.checks import Check
 from pipeline.errors import ModelprepError
 from pipeline.manifest.document import Manifest
+from pipeline.manifest.trust import TrustPolicy
 from pipeline.verify import content_checks, document_checks
 
 
@@ -46,8 +47,8 @@ def _deployment(manifest: Manifest) -> list[Check]:
     ]
 
 
-def run_checklist(manifest: Manifest, runtime: str | None = None) -> list[Check]:
-    return [*document_checks(manifest), _files(manifest), _runtime(manifest, runtime), *_deployment(manifest)]
+def run_checklist(manifest: Manifest, policy: TrustPolicy, runtime: str | None = None) -> list[Check]:
+    return [*document_checks(manifest, policy), _files(manifest), _runtime(manifest, runtime), *_deployment(manifest)]
 
 
 def _files(manifest: Manifest) -> Check:

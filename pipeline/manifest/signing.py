@@ -7,7 +7,9 @@ fixed indentation, so the signed bytes are the canonical form.
 The key is the builder's: a PKCS#8 PEM Ed25519 private key named by MODELPREP_SIGNING_KEY or
 `--key`; without either, `modelprep sign` uses (and on first use creates, mode 0600) the user's
 own key at ~/.config/modelprep/signing-key.pem, as ssh-keygen does for ssh. The key never appears
-in output; the public key does, so a registry can decide whom to trust.
+in output; the public key does. Consumers accept a signature only from a key of their trust policy
+(trust.py), and only for the manifest at the path it names: a manifest and its signature copied under
+another model's or variant's name are refused.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, write_json
 from pipeline.manifest.document import Manifest
+from pipeline.manifest.trust import ALGORITHM, TrustPolicy
 
 KEY_ENV = "MODELPREP_SIGNING_KEY"
-ALGORITHM = "ed25519"
 
 
 def default_key_path() -> Path:
@@ -73,8 +75,9 @@ def sign_manifest(manifest: Manifest, key: Ed25519PrivateKey) -> Path:
     return path
 
 
-def check_signature(manifest: Manifest) -> tuple[bool, str]:
-    """Whether the manifest's bytes carry a valid signature, and what was found."""
+def check_signature(manifest: Manifest, policy: TrustPolicy) -> tuple[bool, str]:
+    """Whether the manifest's bytes carry a valid signature by a key the policy trusts, for the name it
+    lies under; and what was found."""
     path = signature_path(manifest.path)
     if not path.is_file():
         return False, f"not signed (no {path.name}; run `modelprep sign`)"
@@ -88,4 +91,11 @@ def check_signature(manifest: Manifest) -> tuple[bool, str]:
         return False, f"{path.name} is malformed: {type(err).__name__} {err}"
     except InvalidSignature:
         return False, f"the signature in {path.name} does not match the manifest's bytes"
-    return True, f"signed by ed25519 key {signature['public_key']}"
+    key = signature["public_key"]
+    if not policy.trusts(key):
+        return False, policy.refusal(key)
+    # The signed bytes name the model and variant; the path must be theirs.
+    named = f"{manifest.model}/{manifest.variant}.json"
+    if f"{manifest.path.parent.name}/{manifest.path.name}" != named or signature.get("manifest") != manifest.path.name:
+        return False, f"signed for {named}, found at {manifest.path.parent.name}/{manifest.path.name}"
+    return True, f"signed by trusted ed25519 key {key}{f' ({policy.keys[key]})' if policy.keys[key] else ''}"

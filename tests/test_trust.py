@@ -1,0 +1,129 @@
+"""The trust policy: what a consumer acts on must be signed, by a key it trusts, for the name it lies under.
+
+The forgery is the one a new user tried: a released manifest edited (probe tolerance 1000, so any node
+passes; memory figures divided by 10) and re-signed with a fresh key. Every consumer command must refuse
+it, and the genuine manifest must still pass, so the refusals are the policy's and nothing else's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pipeline.manifest.signing import signature_path
+from pipeline.manifest.trust import TRUST_ENV
+from tests.project import BIN, run, signing_key
+from tests.servers.process import free_port
+
+MANIFEST = "manifests/tiny-llama/Q8_0.json"
+
+
+def consumers(manifest: str) -> dict[str, list[str]]:
+    """Each consumer command on `manifest`; probe's endpoint has nobody listening."""
+    return {"verify": ["verify", manifest], "check": ["check", manifest],
+            "validate": ["manifest", "validate", manifest],
+            "probe": ["probe", manifest, "--endpoint", f"http://127.0.0.1:{free_port()}", "--timeout", "2"]}
+
+
+def outcomes(built, manifest: str, env: dict[str, str], *extra: str) -> dict[str, tuple[int, str]]:
+    return {name: (result.returncode, result.stdout + result.stderr)
+            for name, command in consumers(manifest).items()
+            for result in [run([str(BIN / "modelprep"), *command, *extra], cwd=built, check=False, env=env)]}
+
+
+def write_manifest(path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def test_a_resigned_forgery_a_renamed_or_unsigned_manifest_fails_every_consumer(built, tmp_path):
+    builder, builder_public = signing_key(tmp_path)
+    forger, forger_public = signing_key(tmp_path)
+    policy = tmp_path / "trusted-keys"
+    policy.write_text(f"# the project's builders\ned25519 {builder_public} release builder\n")
+    env = {TRUST_ENV: str(policy)}
+    manifest = tmp_path / MANIFEST
+    manifest.parent.mkdir(parents=True)
+    shutil.copyfile(built / MANIFEST, manifest)
+    sign = [str(BIN / "modelprep"), "sign", "--key"]
+    run([*sign, str(builder), str(manifest)], cwd=built)
+
+    genuine = outcomes(built, str(manifest), env)
+    for name in ("verify", "check", "validate"):
+        assert genuine[name][0] == 0, genuine[name][1]
+        assert "FAIL" not in genuine[name][1]
+    assert f"signed by trusted ed25519 key {builder_public} (release builder)" in genuine["verify"][1]
+    # The genuine manifest gets as far as the endpoint (nobody there); the others never do.
+    assert genuine["probe"][0] == 1 and "no answer" in genuine["probe"][1] and "signature" not in genuine["probe"][1]
+
+    data = json.loads(manifest.read_text())
+    data["probes"]["logprob_tolerance"] = 1000
+    for profile in data["memory"]["profiles"]:
+        profile["ram_bytes"] //= 10
+    write_manifest(manifest, data)
+    run([*sign, str(forger), str(manifest)], cwd=built)
+    refusal = f"signed by ed25519 key {forger_public}, which ${TRUST_ENV} ({policy}) does not trust"
+    for name, (code, output) in outcomes(built, str(manifest), env).items():
+        assert code == 1 and refusal in output, (name, output)
+        assert "no answer" not in output, "probe must refuse before asking the endpoint"
+    # A key named on the command line replaces the policy: the forger's key trusted, the builder's not.
+    # (Its content checks still fail: the edit changed the package record, whose CIDs were not recomputed.)
+    named = outcomes(built, str(manifest), env, "--trusted-key", forger_public)
+    assert f"signed by trusted ed25519 key {forger_public}" in named["verify"][1]
+    assert named["validate"][0] == 0, named["validate"][1]
+
+    # The genuine manifest and its signature, copied under another variant's name.
+    shutil.copyfile(built / MANIFEST, manifest)
+    run([*sign, str(builder), str(manifest)], cwd=built)
+    renamed = manifest.with_name("Q4_K_M.json")
+    shutil.copyfile(manifest, renamed)
+    shutil.copyfile(signature_path(manifest), signature_path(renamed))
+    for name, (code, output) in outcomes(built, str(renamed), env).items():
+        assert code == 1 and "signed for tiny-llama/Q8_0.json, found at tiny-llama/Q4_K_M.json" in output, name
+
+    signature_path(manifest).unlink()
+    for name, (code, output) in outcomes(built, str(manifest), env).items():
+        if name != "validate":  # the schema check allows an unsigned manifest; everything that acts on one refuses
+            assert code == 1 and "not signed (no Q8_0.sig.json" in output, (name, output)
+
+
+def test_no_trusted_key_at_all_is_refused_with_how_to_name_one(built, tmp_path):
+    key, _ = signing_key(tmp_path)
+    manifest = tmp_path / MANIFEST
+    manifest.parent.mkdir(parents=True)
+    shutil.copyfile(built / MANIFEST, manifest)
+    run([str(BIN / "modelprep"), "sign", "--key", str(key), str(manifest)], cwd=built)
+    result = run([str(BIN / "modelprep"), "verify", str(manifest)], cwd=built, check=False, env={TRUST_ENV: ""})
+    assert result.returncode == 1
+    assert f"no key is trusted ({tmp_path / 'manifests/trusted-keys'} holds none)" in result.stdout
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("rsa AAAA builder", "expected 'ed25519 <base64 public key> [comment]'"),
+    ("ed25519 not-base64!", "is not base64"),
+    ("ed25519 AAAA", "is 3 bytes, an Ed25519 public key is 32"),
+])
+def test_a_broken_trusted_keys_file_is_one_error_naming_its_line(built, tmp_path, line, problem):
+    policy = tmp_path / "trusted-keys"
+    policy.write_text(f"# builders\n\n{line}\n")
+    result = run([str(BIN / "modelprep"), "verify", str(built / MANIFEST)], cwd=built, check=False,
+                 env={TRUST_ENV: str(policy)})
+    assert result.returncode == 1 and result.stdout == ""
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"modelprep: error: {policy}:3: ") and problem in error
+
+
+def test_sign_says_when_its_key_is_not_trusted_and_trust_adds_it(built, tmp_path):
+    key, public = signing_key(tmp_path)
+    manifest = tmp_path / MANIFEST
+    manifest.parent.mkdir(parents=True)
+    shutil.copyfile(built / MANIFEST, manifest)
+    project = tmp_path / "project"  # sign reads and writes the trusted-keys of the project it runs in
+    (project / "manifests").mkdir(parents=True)
+    sign = [str(BIN / "modelprep"), "sign", "--key", str(key), str(manifest)]
+    assert "manifests/trusted-keys does not trust this key" in run(sign, cwd=project).stdout
+    assert "now trusts this key (CI builder)" in run([*sign, "--trust", "CI builder"], cwd=project).stdout
+    assert f"ed25519 {public} CI builder\n" in (project / "manifests/trusted-keys").read_text()
+    again = run([*sign, "--trust", "CI builder"], cwd=project).stdout
+    assert "does not trust" not in again and "now trusts" not in again

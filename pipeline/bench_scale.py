@@ -31,6 +31,7 @@ from pipeline.examples.shaped import build_shaped_model
 from pipeline.fileio import read_json, write_text
 from pipeline.gates import Gate
 from pipeline.layout import Layout
+from pipeline.manifest.document import is_manifest
 from pipeline.monitor import STATS_ENV
 from pipeline.progress import GIB, human_bytes, log
 from pipeline.settings import Reader, SettingsFile
@@ -177,7 +178,7 @@ def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
             inodes[(info.st_dev, info.st_ino)] = info.st_size
     made, used = sum(inodes.values()), _disk(project)
     cars = sum(read_json(p)["content"]["car"]["size"] for p in (built.manifests / name).glob("*.json")
-               if not p.name.endswith((".sig.json", ".pins.json")))
+               if is_manifest(p))
     return (f"disk: the workspace takes {human_bytes(used)} (build and DVC cache, hard links counted once) for "
             f"{human_bytes(made)} of distinct artifact and record bytes and the {human_bytes(weights)} source: "
             f"{(used - weights) / made:.2f}x the artifacts beside the source. A pin target that takes CAR files "

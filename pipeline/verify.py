@@ -22,6 +22,7 @@ from pipeline.manifest.document import Manifest
 from pipeline.manifest.schema import validation_errors
 from pipeline.manifest.signing import check_signature
 from pipeline.manifest.trust import TrustPolicy
+from pipeline.openssf import check_package_signature
 from pipeline.package import V1, Release, artifact_files, digest_files, package_roots
 from pipeline.pin.gateway import Gateway
 from pipeline.pin.pins_file import current_pins
@@ -30,7 +31,12 @@ from pipeline.progress import log
 
 
 def verify_manifest(manifest: Manifest, policy: TrustPolicy) -> list[Check]:
-    return document_checks(manifest, policy) + content_checks(manifest)
+    return [*document_checks(manifest, policy), *content_checks(manifest), package_signature(manifest, policy)]
+
+
+def package_signature(manifest: Manifest, policy: TrustPolicy) -> Check:
+    """The local package's OpenSSF model signature (openssf.py)."""
+    return Check("package signature", *check_package_signature(manifest, policy))
 
 
 def document_checks(manifest: Manifest, policy: TrustPolicy) -> list[Check]:

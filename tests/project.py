@@ -72,13 +72,13 @@ def edited_params(project: Path, edit):
 
 
 def signing_key(folder: Path) -> tuple[Path, str]:
-    """A new Ed25519 signing key in `folder`: its PEM file and its public key as consumers name it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    """A new builder key (ECDSA P-256) in `folder`: its PEM file and its public key as consumers name it."""
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    from pipeline.manifest.signing import public_key_text
+    from pipeline.manifest import keys
 
-    key = Ed25519PrivateKey.generate()
-    path = folder / f"key-{public_key_text(key.public_key())[:8].replace('/', '_')}.pem"
+    key = keys.new_private_key()
+    public = keys.public_text(key.public_key())
+    path = folder / f"key-{keys.fingerprint(public)[7:15].replace('/', '_')}.pem"
     path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    return path, public_key_text(key.public_key())
+    return path, public

@@ -32,7 +32,7 @@ def test_checklist_passes_what_is_set_and_names_what_is_missing(built, tmp_path)
     result = run([*check, str(manifest)], cwd=built, check=False)
     table = lines(result.stdout)
     assert result.returncode == 0, result.stdout
-    for item in ("schema", "signature", "files", "runtime", "budget", "latency", "verification"):
+    for item in ("schema", "signature", "files", "package", "runtime", "budget", "latency", "verification"):
         assert table[item].startswith("PASS"), (item, table[item])
     assert table["budget"] == "PASS at most $0.002 per 1k tokens, $0.05 per task"
     probes = json.loads(manifest.read_text())["probes"]

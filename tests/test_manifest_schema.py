@@ -82,7 +82,7 @@ def test_files_have_roles_and_the_architecture_is_the_configs(built):
     assert minilm["architecture"]["kv_heads"] == minilm["architecture"]["heads"] == 12
 
 
-def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monkeypatch):
+def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(built, tmp_path, monkeypatch):
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
@@ -91,12 +91,14 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     )
 
     from pipeline.manifest.document import Manifest
+    from pipeline.manifest.keys import fingerprint
     from pipeline.manifest.signing import check_signature, signature_path
     from pipeline.manifest.trust import TrustPolicy
 
     manifest = tmp_path / "manifests/tiny-llama/Q8_0.json"
     manifest.parent.mkdir(parents=True)
-    manifest.write_bytes((REPO / "manifests/tiny-llama/Q8_0.json").read_bytes())
+    (tmp_path / "build").symlink_to(built / "build")  # the package files sign signs
+    manifest.write_bytes((built / "manifests/tiny-llama/Q8_0.json").read_bytes())
     trusted = TrustPolicy({}, "the test")
     assert check_signature(Manifest.load(manifest), trusted) == (
         False, "not signed (no Q8_0.sig.json; run `modelprep sign`)")
@@ -107,11 +109,14 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     first = run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout
     key = tmp_path / "config/modelprep/signing-key.pem"
     assert key.stat().st_mode & 0o777 == 0o600 and "1 manifest(s) signed" in first
-    assert run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout == first  # Ed25519 is deterministic
+    signature = signature_path(manifest).read_bytes()
+    again = run([*modelprep, "sign", str(manifest)], cwd=tmp_path).stdout
+    assert again == first.replace("1 new, 0 still valid", "0 new, 1 still valid")
+    assert signature_path(manifest).read_bytes() == signature  # deterministic ECDSA (RFC 6979)
     public = first.split("public key ")[1].split()[0]
     trusted = TrustPolicy({public: ""}, "the test")
     ok, detail = check_signature(Manifest.load(manifest), trusted)
-    assert ok and detail == f"signed by trusted ed25519 key {public}"
+    assert ok and detail == f"signed by trusted ecdsa-p256 key {fingerprint(public)}"
     assert "PRIVATE" not in first and key.read_text().split("\n")[1] not in first
     validate = [*modelprep, "manifest", "validate", "--trusted-key", public, str(manifest)]
     assert ": valid" in run(validate, cwd=tmp_path).stdout
@@ -128,4 +133,5 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(tmp_path, monke
     rsa_key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     result = run([*modelprep, "sign", "--key", str(rsa_key), str(manifest)], cwd=tmp_path, check=False)
-    assert result.returncode == 1 and "rsa.pem: the signing key must be Ed25519, not RSAPrivateKey" in result.stderr
+    assert result.returncode == 1 and "rsa.pem: the signing key must be ECDSA P-256, P-384 or P-521" in result.stderr
+    assert "not RSAPrivateKey" in result.stderr

@@ -15,13 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline import formats
 from pipeline.errors import ModelprepError
 from pipeline.layout import Layout
+from pipeline.manifest import keys
 from pipeline.manifest.document import Manifest
-from pipeline.manifest.signing import public_key_text, sign_manifest
+from pipeline.manifest.signing import sign_manifest
 from pipeline.params import load_params
 from pipeline.probes.build import build_probes
 from pipeline.probes.check import TOKEN_ENV, check_endpoint
@@ -31,7 +31,7 @@ from tests.servers.process import ServerProcess, free_port
 
 DECODER, ENCODER = "tiny-llama", "all-minilm-l6-v2"
 TOKEN = "probe-test-token-7f3a"  # the decoder server's API key
-BUILDER_KEY = Ed25519PrivateKey.generate()
+BUILDER_KEY = keys.new_private_key()
 ROW = re.compile(r"^(match   |MISMATCH)  (completion|embedding) '(.*?)'\s{2,}(\S.*)$")
 
 
@@ -111,7 +111,7 @@ def write_manifest(path: Path, probes: dict | None) -> Path:
 
 def probe(manifest: Path, endpoint: str, *extra: str):
     return run([str(BIN / "modelprep"), "probe", str(manifest), "--endpoint", endpoint, "--trusted-key",
-                public_key_text(BUILDER_KEY.public_key()), *extra], cwd=manifest.parent, check=False,
+                keys.public_text(BUILDER_KEY.public_key()), *extra], cwd=manifest.parent, check=False,
                env={TOKEN_ENV: TOKEN})
 
 

@@ -8,6 +8,7 @@ import hashlib
 
 import boto3
 
+from pipeline.manifest import keys
 from tests.project import BIN, RELEASES, REPO, run
 from tests.servers.s3 import MotoS3
 
@@ -24,23 +25,25 @@ def test_publish_uploads_every_manifest_signature_schema_and_index_once():
         assert missing.returncode == 1 and "s3://registry/models/index.json: NoSuchBucket" in missing.stderr
         client.create_bucket(Bucket="registry")
         # Under a policy that trusts another key, nothing is uploaded: the first manifest is named.
-        other = run([str(BIN / "modelprep"), "publish", "--trusted-key", "A" * 43 + "="], cwd=REPO, env=env,
-                    check=False)
+        another = keys.public_text(keys.new_private_key().public_key())
+        other = run([str(BIN / "modelprep"), "publish", "--trusted-key", another], cwd=REPO, env=env, check=False)
         assert other.returncode == 1 and other.stderr.startswith(f"modelprep: error: {RELEASES[0]}: signature: "
-                                                                 "signed by ed25519 key ")
+                                                                 "signed by ecdsa-p256 key SHA256:")
         assert "does not trust" in other.stderr and "Contents" not in client.list_objects_v2(Bucket="registry")
         first = run([str(BIN / "modelprep"), "publish"], cwd=REPO, env=env).stdout
         local = {"index.json": REPO / "manifests/index.json", "schema/3.json": REPO / "manifests/schema/3.json",
                  "tiny-llama/Q8_0.json": REPO / "manifests/tiny-llama/Q8_0.json",
                  "tiny-llama/Q8_0.sig.json": REPO / "manifests/tiny-llama/Q8_0.sig.json",
+                 "tiny-llama/Q8_0.sigstore.json": REPO / "manifests/tiny-llama/Q8_0.sigstore.json",
                  "all-minilm-l6-v2/onnx-int4.json": REPO / "manifests/all-minilm-l6-v2/onnx-int4.json"}
-        keys = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
+        stored = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
         schemas = len(list((REPO / "manifests/schema").glob("*.json")))
-        assert len(keys) == 2 + schemas + len(RELEASES) * 2 and f"published: {len(keys)} uploaded, 0 already" in first
+        # index.json and .parquet, the schemas, and per release its manifest and both signatures
+        assert len(stored) == 2 + schemas + len(RELEASES) * 3 and f"published: {len(stored)} uploaded, 0 already" in first
         for name, path in local.items():
             got = client.get_object(Bucket="registry", Key=f"models/{name}")
             assert got["Body"].read() == path.read_bytes()
             assert got["Metadata"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
             assert got["ContentType"] == "application/json"
         again = run([str(BIN / "modelprep"), "publish"], cwd=REPO, env=env).stdout
-        assert f"published: 0 uploaded, {len(keys)} already there" in again
+        assert f"published: 0 uploaded, {len(stored)} already there" in again

@@ -1,4 +1,5 @@
-"""The trust policy: what a consumer acts on must be signed, by a key it trusts, for the name it lies under.
+"""The trust policy: what a consumer acts on must be signed, by a key it trusts, for the name it lies under;
+and each package's OpenSSF model signature, checked by the model-signing library's own command line.
 
 The forgery is the one a new user tried: a released manifest edited (probe tolerance 1000, so any node
 passes; memory figures divided by 10) and re-signed with a fresh key. Every consumer command must refuse
@@ -12,8 +13,14 @@ import shutil
 
 import pytest
 
+from pipeline.layout import Layout
+from pipeline.manifest import keys
+from pipeline.manifest.document import Manifest
+from pipeline.manifest.keys import fingerprint
 from pipeline.manifest.signing import signature_path
 from pipeline.manifest.trust import TRUST_ENV
+from pipeline.openssf import bundle_path
+from pipeline.package import RECORD_FILE, record_bytes
 from tests.project import BIN, run, signing_key
 from tests.servers.process import free_port
 
@@ -41,7 +48,7 @@ def test_a_resigned_forgery_a_renamed_or_unsigned_manifest_fails_every_consumer(
     builder, builder_public = signing_key(tmp_path)
     forger, forger_public = signing_key(tmp_path)
     policy = tmp_path / "trusted-keys"
-    policy.write_text(f"# the project's builders\ned25519 {builder_public} release builder\n")
+    policy.write_text(f"# the project's builders\necdsa-p256 {builder_public} release builder\n")
     env = {TRUST_ENV: str(policy)}
     manifest = tmp_path / MANIFEST
     manifest.parent.mkdir(parents=True)
@@ -53,7 +60,8 @@ def test_a_resigned_forgery_a_renamed_or_unsigned_manifest_fails_every_consumer(
     for name in ("verify", "check", "validate"):
         assert genuine[name][0] == 0, genuine[name][1]
         assert "FAIL" not in genuine[name][1]
-    assert f"signed by trusted ed25519 key {builder_public} (release builder)" in genuine["verify"][1]
+    assert f"signed by trusted ecdsa-p256 key {fingerprint(builder_public)} (release builder)" in genuine["verify"][1]
+    assert "Q8_0.sigstore.json: 2 files, signed by trusted key" in genuine["verify"][1]
     # The genuine manifest gets as far as the endpoint (nobody there); the others never do.
     assert genuine["probe"][0] == 1 and "no answer" in genuine["probe"][1] and "signature" not in genuine["probe"][1]
 
@@ -63,14 +71,14 @@ def test_a_resigned_forgery_a_renamed_or_unsigned_manifest_fails_every_consumer(
         profile["ram_bytes"] //= 10
     write_manifest(manifest, data)
     run([*sign, str(forger), str(manifest)], cwd=built)
-    refusal = f"signed by ed25519 key {forger_public}, which ${TRUST_ENV} ({policy}) does not trust"
+    refusal = f"signed by ecdsa-p256 key {fingerprint(forger_public)}, which ${TRUST_ENV} ({policy}) does not trust"
     for name, (code, output) in outcomes(built, str(manifest), env).items():
         assert code == 1 and refusal in output, (name, output)
         assert "no answer" not in output, "probe must refuse before asking the endpoint"
     # A key named on the command line replaces the policy: the forger's key trusted, the builder's not.
     # (Its content checks still fail: the edit changed the package record, whose CIDs were not recomputed.)
     named = outcomes(built, str(manifest), env, "--trusted-key", forger_public)
-    assert f"signed by trusted ed25519 key {forger_public}" in named["verify"][1]
+    assert f"signed by trusted ecdsa-p256 key {fingerprint(forger_public)}" in named["verify"][1]
     assert named["validate"][0] == 0, named["validate"][1]
 
     # The genuine manifest and its signature, copied under another variant's name.
@@ -100,9 +108,11 @@ def test_no_trusted_key_at_all_is_refused_with_how_to_name_one(built, tmp_path):
 
 
 @pytest.mark.parametrize("line, problem", [
-    ("rsa AAAA builder", "expected 'ed25519 <base64 public key> [comment]'"),
+    ("ed25519", "expected '<algorithm> <base64 public key> [comment]'"),
+    ("rsa AAAA builder", "algorithm 'rsa' is not one of ed25519, ecdsa-p256, ecdsa-p384, ecdsa-p521"),
     ("ed25519 not-base64!", "is not base64"),
     ("ed25519 AAAA", "is 3 bytes, an Ed25519 public key is 32"),
+    ("ecdsa-p256 AAAA", "is not a DER public key"),
 ])
 def test_a_broken_trusted_keys_file_is_one_error_naming_its_line(built, tmp_path, line, problem):
     policy = tmp_path / "trusted-keys"
@@ -121,9 +131,56 @@ def test_sign_says_when_its_key_is_not_trusted_and_trust_adds_it(built, tmp_path
     shutil.copyfile(built / MANIFEST, manifest)
     project = tmp_path / "project"  # sign reads and writes the trusted-keys of the project it runs in
     (project / "manifests").mkdir(parents=True)
+    (project / "build").symlink_to(built / "build")  # the package files it signs
     sign = [str(BIN / "modelprep"), "sign", "--key", str(key), str(manifest)]
     assert "manifests/trusted-keys does not trust this key" in run(sign, cwd=project).stdout
     assert "now trusts this key (CI builder)" in run([*sign, "--trust", "CI builder"], cwd=project).stdout
-    assert f"ed25519 {public} CI builder\n" in (project / "manifests/trusted-keys").read_text()
+    assert f"ecdsa-p256 {public} CI builder\n" in (project / "manifests/trusted-keys").read_text()
     again = run([*sign, "--trust", "CI builder"], cwd=project).stdout
     assert "does not trust" not in again and "now trusts" not in again
+
+
+def test_packages_carry_openssf_signatures_that_the_librarys_own_cli_verifies(built, tmp_path):
+    key, public = signing_key(tmp_path)
+    signed = {}
+    for variant in ("Q8_0", "Q4_K_M"):
+        signed[variant] = tmp_path / f"manifests/tiny-llama/{variant}.json"
+        signed[variant].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built / f"manifests/tiny-llama/{variant}.json", signed[variant])
+    sign = [str(BIN / "modelprep"), "sign", "--key", str(key), *map(str, signed.values())]
+    assert "2 new, 0 still valid" in run(sign, cwd=built).stdout
+    bundle = bundle_path(signed["Q8_0"])
+    # The package as a node receives it (the variant's files and its record), in a folder of any name.
+    manifest = Manifest.load(signed["Q8_0"])
+    folder = tmp_path / "downloaded"
+    shutil.copytree(Layout(built).artifact("tiny-llama", "Q8_0"), folder)
+    (folder / RECORD_FILE).write_bytes(record_bytes(manifest.record))
+    pem = tmp_path / "builder.pem"
+    pem.write_bytes(keys.public_pem(keys.load_public("ecdsa-p256", public)))
+
+    def library_verify(public_pem, signature=bundle):
+        return run([str(BIN / "model_signing"), "verify", "key", "--signature", str(signature), "--public_key",
+                    str(public_pem), str(folder)], cwd=tmp_path, check=False)
+
+    verified = library_verify(pem)
+    assert verified.returncode == 0 and "Verification succeeded" in verified.stdout, verified.stderr
+    other = tmp_path / "other.pem"
+    other.write_bytes(keys.public_pem(keys.new_private_key().public_key()))
+    assert library_verify(other).returncode == 1
+    assert library_verify(pem, bundle_path(signed["Q4_K_M"])).returncode == 1  # another package's signature
+    gguf = folder / "tiny-llama-Q8_0.gguf"
+    data = bytearray(gguf.read_bytes())
+    data[4096] ^= 1
+    gguf.write_bytes(bytes(data))
+    flipped = library_verify(pem)
+    assert flipped.returncode == 1 and "Hash mismatch for" in flipped.stderr and "tiny-llama-Q8_0.gguf" in flipped.stderr
+
+    # Signing again keeps a bundle that still verifies (ECDSA in bundles is randomised).
+    before = bundle.read_bytes()
+    assert "0 new, 2 still valid" in run(sign, cwd=built).stdout and bundle.read_bytes() == before
+    # modelprep verify checks the bundle through the library too: another package's bundle fails it.
+    shutil.copyfile(bundle_path(signed["Q4_K_M"]), bundle)
+    result = run([str(BIN / "modelprep"), "verify", "--trusted-key", public, str(signed["Q8_0"])], cwd=built,
+                 check=False)
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert result.returncode == 1 and line.startswith("FAIL  package signature") and "verifies under no key" in line

@@ -17,7 +17,7 @@ def _verify(args: argparse.Namespace) -> int:
     from pipeline.manifest.document import Manifest
     from pipeline.manifest.trust import policy_for
     from pipeline.urls import url_problem
-    from pipeline.verify import content_checks, document_checks, verify_remote
+    from pipeline.verify import document_checks, verify_manifest, verify_remote
 
     if not args.remote and (args.target or args.gateway):
         raise ModelprepError(args.manifest, "--target and --gateway go with --remote")
@@ -25,14 +25,15 @@ def _verify(args: argparse.Namespace) -> int:
     if problem:
         raise ModelprepError("--gateway", problem)
     manifest = Manifest.load(args.manifest)
-    checks = document_checks(manifest, policy_for(args.manifest, args.trusted_key))
-    if args.remote:
+    policy = policy_for(args.manifest, args.trusted_key)
+    if args.remote:  # what comes back is checked against the signed manifest's digests
         from pipeline.params import load_params
 
-        checks += verify_remote(load_params(args.params).pin, manifest, args.target, args.gateway,
-                                Path(args.secret_file) if args.secret_file else None)
+        checks = document_checks(manifest, policy) + verify_remote(
+            load_params(args.params).pin, manifest, args.target, args.gateway,
+            Path(args.secret_file) if args.secret_file else None)
     else:
-        checks += content_checks(manifest)
+        checks = verify_manifest(manifest, policy)
     failed = print_checks(checks, "ok  ")
     if failed:
         print(f"{ERROR_PREFIX}{args.manifest}: {len(failed)} check(s) failed, first: {failed[0]}", file=sys.stderr)

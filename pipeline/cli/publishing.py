@@ -12,20 +12,27 @@ from pipeline.urls import url_problem
 
 def _sign(args: argparse.Namespace) -> int:
     from pipeline.index import released_manifests
+    from pipeline.manifest import keys
     from pipeline.manifest.document import Manifest
-    from pipeline.manifest.signing import load_key, public_key_text, sign_manifest
+    from pipeline.manifest.signing import load_key, sign_manifest
     from pipeline.manifest.trust import TRUSTED_KEYS_FILE, TrustPolicy, add_trusted_key
+    from pipeline.openssf import sign_package
     from pipeline.params import load_params
 
     key, key_path = load_key(Path(args.key) if args.key else None, create=True)
     layout = Layout()
     paths = [Path(m) for m in args.manifests] or released_manifests(load_params(args.params), layout)
+    packages = 0
     for path in paths:
-        sign_manifest(Manifest.load(path), key)
-    public = public_key_text(key.public_key())
-    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) with {key_path}, public key {public}")
+        manifest = Manifest.load(path)
+        sign_manifest(manifest, key)
+        packages += sign_package(manifest, key_path, key.public_key())
+    public, algorithm = keys.public_text(key.public_key()), keys.algorithm_of(key.public_key()).name
+    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) and their packages OpenSSF-signed "
+          f"(<variant>.sigstore.json; {packages} new, {len(paths) - packages} still valid) with {key_path}: "
+          f"{algorithm} public key {public} ({keys.fingerprint(public)})")
     policy_file = layout.manifests / TRUSTED_KEYS_FILE
-    if args.trust and add_trusted_key(policy_file, public, args.trust):
+    if args.trust and add_trusted_key(policy_file, algorithm, public, args.trust):
         print(f"{policy_file}: now trusts this key ({args.trust}); commit it with the manifests")
     elif not TrustPolicy.load(layout.manifests).trusts(public):
         print(f"note: {policy_file} does not trust this key, so verify, check, probe and publish refuse these "
@@ -88,11 +95,13 @@ def register(commands) -> None:
     from pipeline.pin.secrets import SECRET_HELP
     from pipeline.pin.targets import TARGETS
 
-    sign = commands.add_parser("sign", help="sign release manifests (Ed25519 over their bytes) into "
-                                            "<variant>.sig.json; the key: --key, $MODELPREP_SIGNING_KEY, or your "
-                                            "own ~/.config/modelprep/signing-key.pem, created on first use")
+    sign = commands.add_parser("sign", help="sign release manifests (ECDSA over their bytes) into "
+                                            "<variant>.sig.json and their packages with OpenSSF model signing into "
+                                            "<variant>.sigstore.json; the key: --key, $MODELPREP_SIGNING_KEY, or "
+                                            "your own ~/.config/modelprep/signing-key.pem, created on first use")
     sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
-    sign.add_argument("--key", help="PEM file of an Ed25519 private key (PKCS#8, unencrypted)")
+    sign.add_argument("--key", help="PEM file of an ECDSA P-256, P-384 or P-521 private key (PKCS#8, "
+                                                  "unencrypted)")
     sign.add_argument("--trust", metavar="WHO", help="also add the key's public half to manifests/trusted-keys, "
                                                      "with WHO as its comment")
     sign.set_defaults(run=_sign)

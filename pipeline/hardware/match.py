@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.hardware.gpus import Gpu, version_key
-from pipeline.manifest.document import Manifest
+from pipeline.manifest.document import Manifest, is_manifest
 
 UNITS = {"": 2 ** 30, "b": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}
 SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|[kmgt](?:i?b)?)?\s*$", re.IGNORECASE)
@@ -66,8 +66,7 @@ def _loadable(runtime: dict[str, Any], node: Node) -> bool:
 
 def manifests_in(directory: Path) -> list[Path]:
     """Every release manifest under `directory` (<model>/<variant>.json), for a registry without params.yaml."""
-    paths = sorted(p for p in directory.glob("*/*.json")
-                   if p.parent.name != "schema" and not p.name.endswith((".sig.json", ".pins.json")))
+    paths = sorted(p for p in directory.glob("*/*.json") if is_manifest(p))
     if not paths:
         raise ModelprepError(directory, "no release manifests (<model>/<variant>.json) in this folder")
     return paths

@@ -9,7 +9,7 @@ from pipeline.checks import Check
 from pipeline.errors import ModelprepError
 from pipeline.manifest.document import Manifest
 from pipeline.manifest.trust import TrustPolicy
-from pipeline.verify import content_checks, document_checks
+from pipeline.verify import content_checks, document_checks, package_signature
 
 
 def _runtime(manifest: Manifest, runtime: str | None) -> Check:
@@ -48,7 +48,8 @@ def _deployment(manifest: Manifest) -> list[Check]:
 
 
 def run_checklist(manifest: Manifest, policy: TrustPolicy, runtime: str | None = None) -> list[Check]:
-    return [*document_checks(manifest, policy), _files(manifest), _runtime(manifest, runtime), *_deployment(manifest)]
+    return [*document_checks(manifest, policy), _files(manifest), package_signature(manifest, policy),
+            _runtime(manifest, runtime), *_deployment(manifest)]
 
 
 def _files(manifest: Manifest) -> Check:

@@ -60,6 +60,21 @@ class Profile:
     vram_bytes: int
 
 
+# What lies beside a manifest (<variant>.json), named after it: its signature (signing.py), its package's
+# OpenSSF signature (openssf.py) and its pins (pin/pins_file.py).
+SIDECARS = {"signature": ".sig.json", "package signature": ".sigstore.json", "pins": ".pins.json"}
+
+
+def sidecar(manifest: Path, kind: str) -> Path:
+    return manifest.with_name(manifest.stem + SIDECARS[kind])
+
+
+def is_manifest(path: Path) -> bool:
+    """Whether a file of a manifests folder's <model>/ folders is a release manifest, not a schema or sidecar."""
+    return (path.suffix == ".json" and path.parent.name != "schema"
+            and not path.name.endswith(tuple(SIDECARS.values())))
+
+
 # A relative POSIX path, normalised: no leading '/', no empty, '.' or '..' part, no backslash, no NUL.
 # manifests/schema/ states the same pattern.
 PACKAGE_PATH = re.compile(r"(?!/)(?!.*//)(?!(?:.*/)?\.\.?(?:/|$))[^\\\x00]*[^\\/\x00]")

@@ -1,15 +1,16 @@
-"""Signed manifests: an Ed25519 signature over the manifest's exact bytes, in `<variant>.sig.json`.
+"""Signed manifests: the builder's signature over the manifest's exact bytes, in `<variant>.sig.json`.
 
 Detached, beside the manifest, for the same reason pins are: the manifest is a DVC output rebuilt
 byte for byte, the signature says who vouches for it. Manifests are written with sorted keys and
 fixed indentation, so the signed bytes are the canonical form.
 
-The key is the builder's: a PKCS#8 PEM Ed25519 private key named by MODELPREP_SIGNING_KEY or
-`--key`; without either, `modelprep sign` uses (and on first use creates, mode 0600) the user's
-own key at ~/.config/modelprep/signing-key.pem, as ssh-keygen does for ssh. The key never appears
-in output; the public key does. Consumers accept a signature only from a key of their trust policy
-(trust.py), and only for the manifest at the path it names: a manifest and its signature copied under
-another model's or variant's name are refused.
+The key is the builder's: a PKCS#8 PEM ECDSA private key (keys.py) named by MODELPREP_SIGNING_KEY or
+`--key`; without either, `modelprep sign` uses (and on first use creates, mode 0600, on P-256) the
+user's own key at ~/.config/modelprep/signing-key.pem, as ssh-keygen does for ssh. The same key
+signs the package (openssf.py). The key never appears in output; the public key does. Consumers
+accept a signature only from a key of their trust policy (trust.py), and only for the manifest at
+the path it names: a manifest and its signature copied under another model's or variant's name are
+refused.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, write_json
-from pipeline.manifest.document import Manifest
-from pipeline.manifest.trust import ALGORITHM, TrustPolicy
+from pipeline.manifest import keys
+from pipeline.manifest.document import Manifest, sidecar
+from pipeline.manifest.trust import TrustPolicy
 
 KEY_ENV = "MODELPREP_SIGNING_KEY"
 
@@ -39,20 +38,16 @@ def default_key_path() -> Path:
 
 
 def signature_path(manifest: Path) -> Path:
-    return manifest.with_name(f"{manifest.stem}.sig.json")
+    return sidecar(manifest, "signature")
 
 
-def public_key_text(key: Ed25519PublicKey) -> str:
-    return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
-
-
-def load_key(path: Path | None = None, create: bool = False) -> tuple[Ed25519PrivateKey, Path]:
+def load_key(path: Path | None = None, create: bool = False) -> tuple[ec.EllipticCurvePrivateKey, Path]:
     """The signing key named by `path`, else by $MODELPREP_SIGNING_KEY, else the user's default key."""
     path = path or (Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else default_key_path())
     if not path.exists() and create and path == default_key_path():
         path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption())
+        pem = keys.new_private_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption())
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(pem)
     try:
@@ -61,17 +56,20 @@ def load_key(path: Path | None = None, create: bool = False) -> tuple[Ed25519Pri
         raise ModelprepError(path, f"cannot read the signing key: {err.strerror}") from None
     except (ValueError, TypeError):
         raise ModelprepError(path, "not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ModelprepError(path, f"the signing key must be Ed25519, not {type(key).__name__.removeprefix('_')}")
+    if not (isinstance(key, ec.EllipticCurvePrivateKey) and keys.algorithm_of(key.public_key())):
+        kind = type(key).__name__.removeprefix("_")
+        kind += f" on {key.curve.name}" if isinstance(key, ec.EllipticCurvePrivateKey) else ""
+        raise ModelprepError(path, f"the signing key must be {keys.SIGNING_CURVES} (OpenSSF model signing takes "
+                                   f"no other), not {kind}; move it aside and `modelprep sign` makes a P-256 key")
     return key, path
 
 
-def sign_manifest(manifest: Manifest, key: Ed25519PrivateKey) -> Path:
+def sign_manifest(manifest: Manifest, key: ec.EllipticCurvePrivateKey) -> Path:
     path = signature_path(manifest.path)
-    write_json(path, {"algorithm": ALGORITHM, "manifest": manifest.path.name,
-                      "manifest_sha256": manifest.sha256,
-                      "public_key": public_key_text(key.public_key()),
-                      "signature": base64.b64encode(key.sign(manifest.raw)).decode()})
+    public = key.public_key()
+    write_json(path, {"algorithm": keys.algorithm_of(public).name, "manifest": manifest.path.name,
+                      "manifest_sha256": manifest.sha256, "public_key": keys.public_text(public),
+                      "signature": base64.b64encode(keys.sign(key, manifest.raw)).decode()})
     return path
 
 
@@ -83,19 +81,16 @@ def check_signature(manifest: Manifest, policy: TrustPolicy) -> tuple[bool, str]
         return False, f"not signed (no {path.name}; run `modelprep sign`)"
     signature = read_json(path)
     try:
-        if signature["algorithm"] != ALGORITHM:
-            return False, f"{path.name}: algorithm {signature['algorithm']!r}, expected {ALGORITHM}"
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(signature["public_key"]))
-        public.verify(base64.b64decode(signature["signature"]), manifest.raw)
+        algorithm, text = signature["algorithm"], signature["public_key"]
+        keys.verify(keys.load_public(algorithm, text), base64.b64decode(signature["signature"]), manifest.raw)
     except (KeyError, ValueError, TypeError) as err:
         return False, f"{path.name} is malformed: {type(err).__name__} {err}"
     except InvalidSignature:
         return False, f"the signature in {path.name} does not match the manifest's bytes"
-    key = signature["public_key"]
-    if not policy.trusts(key):
-        return False, policy.refusal(key)
+    if not policy.trusts(text):
+        return False, policy.refusal(algorithm, text)
     # The signed bytes name the model and variant; the path must be theirs.
     named = f"{manifest.model}/{manifest.variant}.json"
     if f"{manifest.path.parent.name}/{manifest.path.name}" != named or signature.get("manifest") != manifest.path.name:
         return False, f"signed for {named}, found at {manifest.path.parent.name}/{manifest.path.name}"
-    return True, f"signed by trusted ed25519 key {key}{f' ({policy.keys[key]})' if policy.keys[key] else ''}"
+    return True, f"signed by trusted {algorithm} key {policy.describe(text)}"

@@ -1,40 +1,35 @@
-"""Whom a consumer trusts: the builders' Ed25519 public keys a manifest's signature must be made with.
+"""Whom a consumer trusts: the builders' public keys a manifest's or package's signature must be made with.
 
-A policy is a text file of lines `ed25519 <base64 public key> [comment]` (blank lines and `#` comments
-ignored), as ssh's authorized_keys. It comes from, first found: `--trusted-key` (repeatable; a base64
-key or such a file), $MODELPREP_TRUSTED_KEYS (a file), else `trusted-keys` at the root of the
-manifests folder, committed with the manifests: the project's own builders. Keys a consumer names
+A policy is a text file of lines `<algorithm> <base64 public key> [comment]` (algorithms and key forms
+in keys.py; blank lines and `#` comments ignored), as ssh's authorized_keys. It comes from, first
+found: `--trusted-key` (repeatable; a base64 key or such a file), $MODELPREP_TRUSTED_KEYS (a file),
+else `trusted-keys` at the root of the manifests folder, committed with the manifests: the project's
+own builders. Keys a consumer names
 replace that file rather than add to it: a registry's policy must not grow with whatever file came
 beside the manifests it downloaded.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import write_text
+from pipeline.manifest import keys
 
 TRUST_ENV = "MODELPREP_TRUSTED_KEYS"
-TRUST_HELP = ("an Ed25519 public key (base64), or a trusted-keys file, whose signatures to accept; repeatable "
-              f"(default: the file ${TRUST_ENV} names, else trusted-keys in the manifests folder)")
+TRUST_HELP = ("a public key (base64, as `modelprep sign` prints it), or a trusted-keys file, whose signatures to "
+              f"accept; repeatable (default: the file ${TRUST_ENV} names, else trusted-keys in the manifests folder)")
 TRUSTED_KEYS_FILE = "trusted-keys"
-ALGORITHM = "ed25519"
-KEY_BYTES = 32
 
 
-def parse_key(text: str, where: str) -> str:
-    """A base64 Ed25519 public key, checked to be one."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ModelprepError(where, f"{text[:60]!r} is not base64") from None
-    if len(raw) != KEY_BYTES:
-        raise ModelprepError(where, f"{text[:60]!r} is {len(raw)} bytes, an Ed25519 public key is {KEY_BYTES}")
+def _named_key(text: str) -> str:
+    """A key given alone on the command line: any algorithm it parses as."""
+    if keys.parse_any(text) is None:
+        raise ModelprepError("--trusted-key", f"{text[:60]!r} is neither a file nor a public key of "
+                                              f"{', '.join(keys.ALGORITHMS)}")
     return text
 
 
@@ -45,16 +40,20 @@ def _read_file(path: Path) -> dict[str, str]:
         raise ModelprepError(path, "trusted-keys file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ModelprepError(path, f"cannot read the trusted keys: {getattr(err, 'strerror', None) or err}") from None
-    keys = {}
+    found = {}
     for number, line in enumerate(lines, 1):
         fields = line.split(maxsplit=2)
         if not fields or fields[0].startswith("#"):
             continue
-        where = f"{path}:{number}"
-        if fields[0] != ALGORITHM or len(fields) < 2:
-            raise ModelprepError(where, f"expected 'ed25519 <base64 public key> [comment]', found {line[:60]!r}")
-        keys[parse_key(fields[1], where)] = fields[2] if len(fields) > 2 else ""
-    return keys
+        if len(fields) < 2:
+            raise ModelprepError(f"{path}:{number}", f"expected '<algorithm> <base64 public key> [comment]', found "
+                                                     f"{line[:60]!r}")
+        try:
+            keys.load_public(fields[0], fields[1])
+        except ValueError as err:
+            raise ModelprepError(f"{path}:{number}", str(err)) from None
+        found[fields[1]] = fields[2] if len(fields) > 2 else ""
+    return found
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,10 @@ class TrustPolicy:
     def load(cls, manifests_root: Path, named: list[str] | None = None) -> TrustPolicy:
         """The consumer's keys (`named`, else $MODELPREP_TRUSTED_KEYS), else the manifests' own file."""
         if named:
-            keys = {}
+            found = {}
             for item in named:
-                keys |= _read_file(Path(item)) if Path(item).is_file() else {parse_key(item, "--trusted-key"): ""}
-            return cls(keys, "--trusted-key")
+                found |= _read_file(Path(item)) if Path(item).is_file() else {_named_key(item): ""}
+            return cls(found, "--trusted-key")
         if os.environ.get(TRUST_ENV):
             return cls(_read_file(Path(os.environ[TRUST_ENV])), f"${TRUST_ENV} ({os.environ[TRUST_ENV]})")
         path = manifests_root / TRUSTED_KEYS_FILE
@@ -78,11 +77,16 @@ class TrustPolicy:
     def trusts(self, public_key: str) -> bool:
         return public_key in self.keys
 
-    def refusal(self, public_key: str) -> str:
+    def describe(self, public_key: str) -> str:
+        comment = self.keys.get(public_key)
+        return keys.fingerprint(public_key) + (f" ({comment})" if comment else "")
+
+    def refusal(self, algorithm: str, public_key: str) -> str:
+        signed = f"signed by {algorithm} key {keys.fingerprint(public_key)}"
         if not self.keys:
-            return (f"signed by ed25519 key {public_key}, but no key is trusted ({self.source} holds none): name the "
-                    f"builders' keys with --trusted-key or ${TRUST_ENV}")
-        return f"signed by ed25519 key {public_key}, which {self.source} does not trust"
+            return (f"{signed}, but no key is trusted ({self.source} holds none): name the builders' keys with "
+                    f"--trusted-key or ${TRUST_ENV}")
+        return f"{signed}, which {self.source} does not trust"
 
 
 def policy_for(manifest: str | Path, named: list[str] | None) -> TrustPolicy:
@@ -90,13 +94,13 @@ def policy_for(manifest: str | Path, named: list[str] | None) -> TrustPolicy:
     return TrustPolicy.load(Path(manifest).resolve().parent.parent, named)
 
 
-def add_trusted_key(path: Path, public_key: str, comment: str) -> bool:
+def add_trusted_key(path: Path, algorithm: str, public_key: str, comment: str) -> bool:
     """Append the key to the policy file (created if missing); False when it was there already."""
     keys = _read_file(path) if path.is_file() else {}
     if public_key in keys:
         return False
     existing = path.read_text(encoding="utf-8") if path.is_file() else (
-        "# Ed25519 public keys whose signatures consumers of these manifests accept (`modelprep sign --trust`\n"
-        "# adds the signing key). One per line: ed25519 <base64 public key> [comment]\n")
-    write_text(path, existing + ("" if existing.endswith("\n") else "\n") + f"{ALGORITHM} {public_key} {comment}\n")
+        "# Public keys whose signatures consumers of these manifests accept (`modelprep sign --trust`\n"
+        "# adds the signing key). One per line: <algorithm> <base64 public key> [comment]\n")
+    write_text(path, existing + ("" if existing.endswith("\n") else "\n") + f"{algorithm} {public_key} {comment}\n")
     return True

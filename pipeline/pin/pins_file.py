@@ -13,12 +13,13 @@ from typing import Any
 
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json, write_json
+from pipeline.manifest.document import sidecar
 from pipeline.package import Release
 from pipeline.pin.base import Pin
 
 
 def pins_path(manifest: Path) -> Path:
-    return manifest.with_name(f"{manifest.stem}.pins.json")
+    return sidecar(manifest, "pins")
 
 
 def read_pins(manifest: Path) -> list[Pin]:

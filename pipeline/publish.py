@@ -1,5 +1,5 @@
-"""`modelprep publish`: the manifests, their signatures (manifest and OpenSSF package signatures) and
-pins, the schema and the index, to an S3
+"""`modelprep publish`: the manifests, what lies beside them (signatures, provenance, pins), the schema
+and the index, to an S3
 bucket a registry reads. Only manifests signed by a key the trust policy holds are published: a
 registry acts on what they say.
 
@@ -23,12 +23,10 @@ from pipeline.errors import ModelprepError
 from pipeline.index import released_manifests
 from pipeline.layout import Layout
 from pipeline.manifest.describe import media_type
-from pipeline.manifest.document import Manifest
+from pipeline.manifest.document import SIDECARS, Manifest, sidecar
 from pipeline.manifest.schema import SCHEMA_DIR
-from pipeline.manifest.signing import check_signature, signature_path
+from pipeline.manifest.signing import check_signature
 from pipeline.manifest.trust import TrustPolicy
-from pipeline.openssf import bundle_path
-from pipeline.pin.pins_file import pins_path
 from pipeline.progress import human_bytes, log
 from pipeline.urls import url_problem
 
@@ -47,7 +45,7 @@ def publish_files(params: Params, layout: Layout, policy: TrustPolicy) -> list[t
         signed, detail = check_signature(Manifest.load(manifest), policy) if manifest.is_file() else (True, "")
         if not signed:
             raise ModelprepError(manifest, f"signature: {detail}")
-        for path in (manifest, signature_path(manifest), bundle_path(manifest), pins_path(manifest)):
+        for path in (manifest, *(sidecar(manifest, kind) for kind in SIDECARS)):
             if path.is_file():
                 files.append((path, path.relative_to(layout.manifests).as_posix()))
     missing = [str(path) for path, _ in files if not path.is_file()]

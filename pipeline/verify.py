@@ -28,6 +28,7 @@ from pipeline.pin.gateway import Gateway
 from pipeline.pin.pins_file import current_pins
 from pipeline.pin.targets import PinSpec, make_target
 from pipeline.progress import log
+from pipeline.provenance import check_provenance
 
 
 def verify_manifest(manifest: Manifest, policy: TrustPolicy) -> list[Check]:
@@ -40,11 +41,13 @@ def package_signature(manifest: Manifest, policy: TrustPolicy) -> Check:
 
 
 def document_checks(manifest: Manifest, policy: TrustPolicy) -> list[Check]:
-    """The manifest itself: its schema and its signature by a key the policy trusts."""
+    """The manifest itself: its schema, its signature and its package's provenance, signed by keys the policy
+    trusts."""
     problems = validation_errors(manifest.data)
     return [Check("schema", not problems, problems[0] if problems else
                   f"valid against manifests/schema/{manifest.record_version}.json"),
-            Check("signature", *check_signature(manifest, policy))]
+            Check("signature", *check_signature(manifest, policy)),
+            Check("provenance", *check_provenance(manifest, policy))]
 
 
 def _matches(item: str, found: str, recorded: str) -> Check:

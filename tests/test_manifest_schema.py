@@ -97,7 +97,8 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(built, tmp_path
 
     manifest = tmp_path / "manifests/tiny-llama/Q8_0.json"
     manifest.parent.mkdir(parents=True)
-    (tmp_path / "build").symlink_to(built / "build")  # the package files sign signs
+    for name in ("build", "params.yaml", "dvc.lock"):  # the package files sign signs, the inputs it records
+        (tmp_path / name).symlink_to(built / name)
     manifest.write_bytes((built / "manifests/tiny-llama/Q8_0.json").read_bytes())
     trusted = TrustPolicy({}, "the test")
     assert check_signature(Manifest.load(manifest), trusted) == (

@@ -35,11 +35,13 @@ def test_publish_uploads_every_manifest_signature_schema_and_index_once():
                  "tiny-llama/Q8_0.json": REPO / "manifests/tiny-llama/Q8_0.json",
                  "tiny-llama/Q8_0.sig.json": REPO / "manifests/tiny-llama/Q8_0.sig.json",
                  "tiny-llama/Q8_0.sigstore.json": REPO / "manifests/tiny-llama/Q8_0.sigstore.json",
+                 "tiny-llama/Q8_0.provenance.json": REPO / "manifests/tiny-llama/Q8_0.provenance.json",
                  "all-minilm-l6-v2/onnx-int4.json": REPO / "manifests/all-minilm-l6-v2/onnx-int4.json"}
         stored = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
         schemas = len(list((REPO / "manifests/schema").glob("*.json")))
-        # index.json and .parquet, the schemas, and per release its manifest and both signatures
-        assert len(stored) == 2 + schemas + len(RELEASES) * 3 and f"published: {len(stored)} uploaded, 0 already" in first
+        # index.json and .parquet, the schemas, and per release its manifest, signature, package signature and
+        # provenance (nothing is pinned)
+        assert len(stored) == 2 + schemas + len(RELEASES) * 4 and f"published: {len(stored)} uploaded, 0 already" in first
         for name, path in local.items():
             got = client.get_object(Bucket="registry", Key=f"models/{name}")
             assert got["Body"].read() == path.read_bytes()

@@ -1,5 +1,6 @@
 """The trust policy: what a consumer acts on must be signed, by a key it trusts, for the name it lies under;
-and each package's OpenSSF model signature, checked by the model-signing library's own command line.
+each package's OpenSSF model signature, checked by the model-signing library's own command line; and
+its signed SLSA provenance.
 
 The forgery is the one a new user tried: a released manifest edited (probe tolerance 1000, so any node
 passes; memory figures divided by 10) and re-signed with a fresh key. Every consumer command must refuse
@@ -8,8 +9,12 @@ it, and the genuine manifest must still pass, so the refusals are the policy's a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -21,7 +26,8 @@ from pipeline.manifest.signing import signature_path
 from pipeline.manifest.trust import TRUST_ENV
 from pipeline.openssf import bundle_path
 from pipeline.package import RECORD_FILE, record_bytes
-from tests.project import BIN, run, signing_key
+from pipeline.provenance import provenance_path, source_commit
+from tests.project import BIN, REPO, run, signing_key
 from tests.servers.process import free_port
 
 MANIFEST = "manifests/tiny-llama/Q8_0.json"
@@ -131,7 +137,8 @@ def test_sign_says_when_its_key_is_not_trusted_and_trust_adds_it(built, tmp_path
     shutil.copyfile(built / MANIFEST, manifest)
     project = tmp_path / "project"  # sign reads and writes the trusted-keys of the project it runs in
     (project / "manifests").mkdir(parents=True)
-    (project / "build").symlink_to(built / "build")  # the package files it signs
+    for name in ("build", "params.yaml", "dvc.lock"):  # the package files it signs, the inputs its provenance names
+        (project / name).symlink_to(built / name)
     sign = [str(BIN / "modelprep"), "sign", "--key", str(key), str(manifest)]
     assert "manifests/trusted-keys does not trust this key" in run(sign, cwd=project).stdout
     assert "now trusts this key (CI builder)" in run([*sign, "--trust", "CI builder"], cwd=project).stdout
@@ -173,7 +180,8 @@ def test_packages_carry_openssf_signatures_that_the_librarys_own_cli_verifies(bu
     data[4096] ^= 1
     gguf.write_bytes(bytes(data))
     flipped = library_verify(pem)
-    assert flipped.returncode == 1 and "Hash mismatch for" in flipped.stderr and "tiny-llama-Q8_0.gguf" in flipped.stderr
+    assert flipped.returncode == 1
+    assert "Hash mismatch for" in flipped.stderr and "tiny-llama-Q8_0.gguf" in flipped.stderr
 
     # Signing again keeps a bundle that still verifies (ECDSA in bundles is randomised).
     before = bundle.read_bytes()
@@ -184,3 +192,61 @@ def test_packages_carry_openssf_signatures_that_the_librarys_own_cli_verifies(bu
                  check=False)
     [line] = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert result.returncode == 1 and line.startswith("FAIL  package signature") and "verifies under no key" in line
+
+
+def test_provenance_is_signed_names_the_inputs_and_fails_for_another_package_or_key(built, tmp_path):
+    key, public = signing_key(tmp_path)
+    forger, _ = signing_key(tmp_path)
+    signed = {}
+    for variant in ("Q8_0", "Q4_K_M"):
+        signed[variant] = tmp_path / f"manifests/tiny-llama/{variant}.json"
+        signed[variant].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built / f"manifests/tiny-llama/{variant}.json", signed[variant])
+    run([str(BIN / "modelprep"), "sign", "--key", str(key), *map(str, signed.values())], cwd=built)
+    envelope = json.loads(provenance_path(signed["Q8_0"]).read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+    manifest = Manifest.load(signed["Q8_0"])
+    record = hashlib.sha256(record_bytes(manifest.record)).hexdigest()
+    assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == {
+        **{f.path: f.sha256 for f in manifest.files}, RECORD_FILE: record}
+    inputs = {d["name"]: d for d in statement["predicate"]["buildDefinition"]["resolvedDependencies"]}
+    for name in ("params.yaml", "dvc.lock"):
+        assert inputs[name]["digest"]["sha256"] == hashlib.sha256((built / name).read_bytes()).hexdigest()
+    for entry in manifest["source"]["files"]:
+        assert inputs[f"model/{entry['path']}"]["digest"]["sha256"] == entry["sha256"]
+    pinned = re.search(r"LLAMA_SDIST_SHA256 := (\w+)", (REPO / "Makefile").read_text())[1]
+    assert inputs["llama-cpp-python sdist"]["digest"]["sha256"] == pinned
+    assert inputs["llama.cpp"]["uri"].endswith("@" + manifest["tools"]["llama.cpp"])
+
+    verify = [str(BIN / "modelprep"), "verify", "--trusted-key", public]
+    shown = run([*verify, str(signed["Q8_0"])], cwd=built).stdout
+    assert re.search(r"ok +provenance +built from .*, params.yaml [0-9a-f]{12}, 6 source-model files", shown)
+    # Another package's provenance under this name, or one signed by an untrusted key: refused.
+    shutil.copyfile(provenance_path(signed["Q4_K_M"]), provenance_path(signed["Q8_0"]))
+    failed = run([*verify, str(signed["Q8_0"])], cwd=built, check=False)
+    assert failed.returncode == 1 and "Q8_0.provenance.json describes other files than this package's" in failed.stdout
+    run([str(BIN / "modelprep"), "sign", "--key", str(forger), str(signed["Q8_0"])], cwd=built)
+    failed = run([*verify, str(signed["Q8_0"])], cwd=built, check=False)
+    assert failed.returncode == 1
+    assert "Q8_0.provenance.json carries no valid signature by a key --trusted-key trusts" in failed.stdout
+
+
+def test_source_commit_is_the_last_commit_of_an_input_not_of_an_output(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "stage.py").write_text("print(1)\n")
+    git("add", "."), git("commit", "-qm", "source")
+    built_from = git("rev-parse", "HEAD")
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests/m.json").write_text("{}\n")
+    (tmp_path / "dvc.lock").write_text("x\n")
+    git("add", "."), git("commit", "-qm", "outputs")
+    assert source_commit(tmp_path)["digest"] == {"gitCommit": built_from}
+    assert source_commit(tmp_path)["annotations"] == {"uncommitted_changes": False}
+    (tmp_path / "stage.py").write_text("print(2)\n")
+    assert source_commit(tmp_path)["annotations"] == {"uncommitted_changes": True}

@@ -18,6 +18,7 @@ def _sign(args: argparse.Namespace) -> int:
     from pipeline.manifest.trust import TRUSTED_KEYS_FILE, TrustPolicy, add_trusted_key
     from pipeline.openssf import sign_package
     from pipeline.params import load_params
+    from pipeline.provenance import sign_provenance
 
     key, key_path = load_key(Path(args.key) if args.key else None, create=True)
     layout = Layout()
@@ -26,10 +27,12 @@ def _sign(args: argparse.Namespace) -> int:
     for path in paths:
         manifest = Manifest.load(path)
         sign_manifest(manifest, key)
+        sign_provenance(manifest, layout, key)
         packages += sign_package(manifest, key_path, key.public_key())
     public, algorithm = keys.public_text(key.public_key()), keys.algorithm_of(key.public_key()).name
-    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json) and their packages OpenSSF-signed "
-          f"(<variant>.sigstore.json; {packages} new, {len(paths) - packages} still valid) with {key_path}: "
+    print(f"{len(paths)} manifest(s) signed (<variant>.sig.json), with their packages' provenance "
+          f"(<variant>.provenance.json) and OpenSSF signatures (<variant>.sigstore.json; {packages} new, "
+          f"{len(paths) - packages} still valid) with {key_path}: "
           f"{algorithm} public key {public} ({keys.fingerprint(public)})")
     policy_file = layout.manifests / TRUSTED_KEYS_FILE
     if args.trust and add_trusted_key(policy_file, algorithm, public, args.trust):

@@ -61,8 +61,9 @@ class Profile:
 
 
 # What lies beside a manifest (<variant>.json), named after it: its signature (signing.py), its package's
-# OpenSSF signature (openssf.py) and its pins (pin/pins_file.py).
-SIDECARS = {"signature": ".sig.json", "package signature": ".sigstore.json", "pins": ".pins.json"}
+# OpenSSF signature (openssf.py), its signed provenance (provenance.py) and its pins (pin/pins_file.py).
+SIDECARS = {"signature": ".sig.json", "package signature": ".sigstore.json", "provenance": ".provenance.json",
+            "pins": ".pins.json"}
 
 
 def sidecar(manifest: Path, kind: str) -> Path:

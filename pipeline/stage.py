@@ -13,9 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.errors import run_guarded
+from pipeline.fileio import atomic_path, write_json
 from pipeline.layout import Layout
 from pipeline.monitor import record_stage
+from pipeline.progress import log
 from pipeline.settings import SettingsFile
+
+NOT_BUILT = "not-built.json"  # what a stage's output folder holds when nothing asked for it
 
 ARGUMENTS = {
     "model": "model name under `models` in params.yaml",
@@ -34,3 +38,11 @@ def run_stage(description: str, names: tuple[str, ...], action: Callable[..., ob
     args = vars(parser.parse_args())
     sys.exit(run_guarded(lambda: record_stage(Path(sys.argv[0]).stem, args,
                                               lambda: action(SettingsFile.load(), Layout(), **args))))
+
+
+def write_not_built(out_dir: Path, stage: str, reason: str) -> None:
+    """The stage's output folder holding only why nothing was built: on a 70B model, a base or importance
+    matrix no variant reads costs hours and hundreds of GB."""
+    with atomic_path(out_dir, directory=True) as tmp:
+        write_json(tmp / NOT_BUILT, {"built": False, "reason": reason})
+    log(stage, f"{out_dir}: not built: {reason}")

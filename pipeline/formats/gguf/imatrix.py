@@ -26,9 +26,14 @@ DATASET = "train.txt"  # the training split as llama-imatrix reads it (one text,
 
 
 def compute_imatrix(base: Path, kind: str, corpus_dir: Path, spec: ImatrixSettings, threads: int, gpu: bool,
-                    out_dir: Path) -> None:
-    """Write `out_dir`/imatrix.gguf (decoders) and imatrix.json, which says how it was made or why there is none."""
+                    out_dir: Path, wanted: bool = True) -> None:
+    """Write `out_dir`/imatrix.gguf (decoders, when a variant wants one) and imatrix.json, which says how it
+    was made or why there is none."""
     with atomic_path(out_dir, directory=True) as tmp:
+        if not wanted:
+            write_json(tmp / RECORD_FILE, {"computed": False, "reason": "no GGUF variant has imatrix: true"})
+            log(STAGE, f"{base}: no importance matrix: no GGUF variant asks for one")
+            return
         if kind != "decoder":
             write_json(tmp / RECORD_FILE, {"computed": False, "reason": "llama-imatrix runs causal language models; "
                                                                          f"this model is an {kind}"})

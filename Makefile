@@ -100,12 +100,15 @@ release-locked: setup
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
 
-# tests/test_report_html.py renders manifests/report.html in headless Chromium (Debian's chromium package).
+# tests/test_report_html.py renders manifests/report.html in headless Chromium (Debian's chromium package);
+# tests/test_oci.py pushes to and pulls from a real OCI registry (Debian's docker-registry, CNCF distribution).
+DEBIAN_TEST_TOOLS := chromium:chromium docker-registry:docker-registry
 test: setup $(ARLOCAL_STAMP)
-	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
-	    { echo >&2 "chromium is not installed: the tests render the HTML report with it; install it with" \
-	           "'sudo apt-get install -y chromium' (Debian) and run make test again"; exit 1; }
+	@for pair in $(DEBIAN_TEST_TOOLS); do command=$${pair%%:*}; package=$${pair#*:}; \
+	    command -v $$command >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$package; } || \
+	    { echo >&2 "$$package is not installed: the tests need it; install it with" \
+	           "'sudo apt-get install -y $$package' (Debian) and run make test again"; exit 1; }; done
 	$(BIN)/python -m pytest
 
 $(ARLOCAL_STAMP): $(ARLOCAL_DIR)/package.json $(ARLOCAL_DIR)/package-lock.json

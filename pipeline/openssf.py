@@ -76,21 +76,26 @@ def sign_package(manifest: Manifest, key_path: Path, public: keys.PublicKey) -> 
     return True
 
 
+def verify_folder(folder: Path, bundle: Path, policy: TrustPolicy) -> tuple[bool, str]:
+    """Whether `bundle` signs exactly the files in `folder` with a key the policy trusts."""
+    trusted = [(text, parsed[1]) for text in policy.keys
+               if (parsed := keys.parse_any(text)) and parsed[0].curve is not None]
+    if not trusted:
+        return False, f"{policy.source} trusts no ECDSA key, which OpenSSF model signing takes"
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    problems = []
+    for text, public in trusted:
+        problem = _problem(folder, bundle, public)
+        if problem is None:
+            return True, f"{bundle.name}: {count} files, signed by trusted key {policy.describe(text)}"
+        problems.append(problem)
+    return False, f"{bundle.name} verifies under no key {policy.source} trusts ({problems[-1][:200]})"
+
+
 def check_package_signature(manifest: Manifest, policy: TrustPolicy) -> tuple[bool, str]:
     """Whether the local package carries an OpenSSF signature by a key the policy trusts."""
     bundle = bundle_path(manifest.path)
     if not bundle.is_file():
         return False, f"no {bundle.name} (run `modelprep sign`)"
-    trusted = [(text, parsed[1]) for text in policy.keys
-               if (parsed := keys.parse_any(text)) and parsed[0].curve is not None]
-    if not trusted:
-        return False, f"{policy.source} trusts no ECDSA key, which OpenSSF model signing takes"
-    problems = []
     with package_folder(manifest) as folder:
-        count = sum(1 for p in folder.rglob("*") if p.is_file())
-        for text, public in trusted:
-            problem = _problem(folder, bundle, public)
-            if problem is None:
-                return True, f"{bundle.name}: {count} files, signed by trusted key {policy.describe(text)}"
-            problems.append(problem)
-    return False, f"{bundle.name} verifies under no key {policy.source} trusts ({problems[-1][:200]})"
+        return verify_folder(folder, bundle, policy)

@@ -75,6 +75,26 @@ def _probe(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _pull(args: argparse.Namespace) -> int:
+    from pipeline.manifest.trust import TrustPolicy
+    from pipeline.oci.pull import pull
+    from pipeline.pin.http import RetrySpec
+    from pipeline.pin.oci import registry_headers
+
+    if Path(args.params).is_file():
+        from pipeline.params import load_params
+
+        retry = load_params(args.params).pin.retry
+    else:  # a registry operator's machine: no project here
+        retry = RetrySpec(attempts=6, backoff_s=1.0, max_backoff_s=30.0, timeout_s=120.0)
+    out = Path(args.out)
+    policy = TrustPolicy.load(Path("manifests"), args.trusted_key)
+    target = pull(args.reference, out, policy, retry, registry_headers(Path(args.secret_file) if args.secret_file
+                                                                      else None))
+    print(f"{target}: verified (digest, every layer, manifest signature, provenance, OpenSSF signature)")
+    return 0
+
+
 def _match(args: argparse.Namespace) -> int:
     from pipeline.hardware.gpus import find_gpu
     from pipeline.hardware.match import Node, manifests_in, match, parse_size
@@ -184,6 +204,17 @@ def register(commands) -> None:
     probe.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each answer (default: 120)")
     probe.add_argument("--trusted-key", action="append", help=TRUST_HELP)
     probe.set_defaults(run=_probe)
+    pulling = commands.add_parser("pull", help="fetch a released variant from an OCI registry by digest "
+                                               "(oci://HOST/REPO@sha256:...), verify every layer, the signatures "
+                                               "and the provenance against the trust policy, and write "
+                                               "OUT/<model>/<variant>/ and OUT/manifests/<model>/")
+    pulling.add_argument("reference", help="oci://HOST[:PORT]/REPOSITORY@sha256:DIGEST (loopback hosts over "
+                                           "plain HTTP)")
+    pulling.add_argument("--out", default="pulled", help="folder to write into (default: pulled)")
+    pulling.add_argument("--trusted-key", action="append", help=TRUST_HELP)
+    pulling.add_argument("--secret-file", help="file holding the registry credential (else $MODELPREP_OCI_AUTH: "
+                                               "bearer:TOKEN or basic:USER:PASSWORD)")
+    pulling.set_defaults(run=_pull)
     matching = commands.add_parser("match", help="which released variants a node can run fully offloaded, per model "
                                                  "best first; exit 1 if none")
     node = matching.add_mutually_exclusive_group(required=True)

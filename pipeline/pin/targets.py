@@ -17,10 +17,11 @@ from pipeline.pin.base import PinTarget
 from pipeline.pin.car import CarFiles
 from pipeline.pin.http import RetrySpec
 from pipeline.pin.kubo import Kubo
+from pipeline.pin.oci import OciRegistry
 from pipeline.pin.psa import PinningService
 from pipeline.settings import Reader
 
-TARGETS = {target.name: target for target in (CarFiles, Kubo, PinningService, Arweave)}
+TARGETS = {target.name: target for target in (CarFiles, Kubo, PinningService, Arweave, OciRegistry)}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ modelprep.json), so anyone holding the package folder checks it with the library
 `model_signing verify key --signature <variant>.sigstore.json --public_key builder.pem <folder>`.
 ECDSA signatures in these bundles are randomised: `modelprep sign` keeps a bundle that still
 verifies with its key, so a rebuild of the same package leaves it as it was.
+
+Keyless signing (`modelprep sign --sigstore`: a Fulcio certificate for an OIDC identity, the
+signature logged in Rekor) is the library's sigstore signer, verified against the policy's
+`sigstore <identity> <issuer>` entries. It needs sigstore's public services, which this project's
+tests cannot reach: that path is documented, not tested here.
 """
 
 from __future__ import annotations
@@ -46,42 +51,49 @@ def package_folder(manifest: Manifest) -> Iterator[Path]:
         yield folder
 
 
-def _problem(folder: Path, bundle: Path, public: keys.PublicKey) -> str | None:
-    """Why the bundle does not verify `folder` under `public`, through the library; None when it does."""
+def _problem(folder: Path, bundle: Path, public: keys.PublicKey | tuple[str, str]) -> str | None:
+    """Why the bundle does not verify `folder` under `public` (a key, or a keyless identity and its
+    issuer), through the library; None when it does."""
     from model_signing import hashing, verifying
 
     with tempfile.NamedTemporaryFile(suffix=".pem") as pem:
-        pem.write(keys.public_pem(public))
-        pem.flush()
+        if isinstance(public, tuple):
+            config = verifying.Config().use_sigstore_verifier(identity=public[0], oidc_issuer=public[1])
+        else:
+            pem.write(keys.public_pem(public))
+            pem.flush()
+            config = verifying.Config().use_elliptic_key_verifier(public_key=pem.name)
         try:
-            verifying.Config().use_elliptic_key_verifier(public_key=pem.name).set_hashing_config(
-                hashing.Config()).verify(folder, bundle)
+            config.set_hashing_config(hashing.Config()).verify(folder, bundle)
         except Exception as err:  # the library's own failures (ValueError, its bundle parser's, ...)
             return f"{type(err).__name__}: {err}"
     return None
 
 
-def sign_package(manifest: Manifest, key_path: Path, public: keys.PublicKey) -> bool:
-    """Sign the package with the key at `key_path` unless its bundle already verifies under that key;
-    whether it was (re)signed."""
+def sign_package(manifest: Manifest, key_path: Path, public: keys.PublicKey,
+                 keyless: list[tuple[str, str]] | None = None) -> bool:
+    """Sign the package with the key at `key_path`, or keyless through sigstore when `keyless` lists the
+    identities to keep a bundle for, unless its bundle already verifies; whether it was (re)signed."""
     from model_signing import hashing, signing
 
     bundle = bundle_path(manifest.path)
     with package_folder(manifest) as folder:
-        if bundle.is_file() and _problem(folder, bundle, public) is None:
+        if bundle.is_file() and any(_problem(folder, bundle, p) is None for p in (keyless or [public])):
             return False
+        config = (signing.Config().use_sigstore_signer(use_ambient_credentials=True) if keyless is not None
+                  else signing.Config().use_elliptic_key_signer(private_key=key_path))
         with atomic_path(bundle) as tmp:
-            signing.Config().use_elliptic_key_signer(private_key=key_path).set_hashing_config(
-                hashing.Config()).sign(folder, tmp)
+            config.set_hashing_config(hashing.Config()).sign(folder, tmp)
     return True
 
 
 def verify_folder(folder: Path, bundle: Path, policy: TrustPolicy) -> tuple[bool, str]:
     """Whether `bundle` signs exactly the files in `folder` with a key the policy trusts."""
-    trusted = [(text, parsed[1]) for text in policy.keys
+    trusted = [(text, parsed[1]) for text in policy.public_keys()
                if (parsed := keys.parse_any(text)) and parsed[0].curve is not None]
+    trusted += [(f"sigstore {identity} {issuer}", (identity, issuer)) for identity, issuer in policy.identities()]
     if not trusted:
-        return False, f"{policy.source} trusts no ECDSA key, which OpenSSF model signing takes"
+        return False, f"{policy.source} trusts no ECDSA key or sigstore identity, which OpenSSF model signing takes"
     count = sum(1 for p in folder.rglob("*") if p.is_file())
     problems = []
     for text, public in trusted:

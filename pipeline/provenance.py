@@ -128,7 +128,7 @@ def check_provenance(manifest: Manifest, policy: TrustPolicy) -> tuple[bool, str
         data = json.loads(payload)
     except (KeyError, TypeError, ValueError) as err:
         return False, f"{path.name} is malformed: {type(err).__name__} {err}"
-    by_id = {keys.fingerprint(text): text for text in policy.keys}
+    by_id = {keys.fingerprint(text): text for text in policy.public_keys()}
     signer = None
     for keyid, signature in signatures:
         parsed = keys.parse_any(by_id.get(keyid, ""))

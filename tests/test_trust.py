@@ -18,6 +18,7 @@ import subprocess
 
 import pytest
 
+from pipeline.errors import ModelprepError
 from pipeline.layout import Layout
 from pipeline.manifest import keys
 from pipeline.manifest.document import Manifest
@@ -250,3 +251,20 @@ def test_source_commit_is_the_last_commit_of_an_input_not_of_an_output(tmp_path)
     assert source_commit(tmp_path)["annotations"] == {"uncommitted_changes": False}
     (tmp_path / "stage.py").write_text("print(2)\n")
     assert source_commit(tmp_path)["annotations"] == {"uncommitted_changes": True}
+
+
+def test_a_policy_names_keys_and_keyless_identities(tmp_path):
+    # Keyless (sigstore) signing needs sigstore's public services, out of reach here: only the policy
+    # that names its identities is tested.
+    from pipeline.manifest.trust import TrustPolicy
+
+    _, public = signing_key(tmp_path)
+    policy = tmp_path / "trusted-keys"
+    policy.write_text(f"ecdsa-p256 {public} release key\n"
+                      "sigstore ci@example.org https://token.actions.githubusercontent.com release workflow\n")
+    loaded = TrustPolicy.load(tmp_path, [str(policy)])
+    assert loaded.public_keys() == [public] and loaded.trusts(public)
+    assert loaded.identities() == [("ci@example.org", "https://token.actions.githubusercontent.com")]
+    policy.write_text("sigstore ci@example.org\n")
+    with pytest.raises(ModelprepError, match=r"trusted-keys:1: expected 'sigstore <identity> <OIDC issuer>"):
+        TrustPolicy.load(tmp_path, [str(policy)])

@@ -28,7 +28,8 @@ def _sign(args: argparse.Namespace) -> int:
         manifest = Manifest.load(path)
         sign_manifest(manifest, key)
         sign_provenance(manifest, layout, key)
-        packages += sign_package(manifest, key_path, key.public_key())
+        packages += sign_package(manifest, key_path, key.public_key(),
+                                 TrustPolicy.load(layout.manifests).identities() if args.sigstore else None)
     public, algorithm = keys.public_text(key.public_key()), keys.algorithm_of(key.public_key()).name
     print(f"{len(paths)} manifest(s) signed (<variant>.sig.json), with their packages' provenance "
           f"(<variant>.provenance.json) and OpenSSF signatures (<variant>.sigstore.json; {packages} new, "
@@ -105,6 +106,10 @@ def register(commands) -> None:
     sign.add_argument("manifests", nargs="*", help="manifests to sign (default: every released variant)")
     sign.add_argument("--key", help="PEM file of an ECDSA P-256, P-384 or P-521 private key (PKCS#8, "
                                                   "unencrypted)")
+    sign.add_argument("--sigstore", action="store_true",
+                      help="sign the packages keyless through sigstore (an OIDC identity: ambient CI credentials, "
+                           "else a browser flow; logged in Rekor) instead of with the key, which still signs the "
+                           "manifests and provenance; needs sigstore's public services (not tested here)")
     sign.add_argument("--trust", metavar="WHO", help="also add the key's public half to manifests/trusted-keys, "
                                                      "with WHO as its comment")
     sign.set_defaults(run=_sign)

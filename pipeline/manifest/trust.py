@@ -1,7 +1,9 @@
 """Whom a consumer trusts: the builders' public keys a manifest's or package's signature must be made with.
 
 A policy is a text file of lines `<algorithm> <base64 public key> [comment]` (algorithms and key forms
-in keys.py; blank lines and `#` comments ignored), as ssh's authorized_keys. It comes from, first
+in keys.py; blank lines and `#` comments ignored), as ssh's authorized_keys, and for keyless OpenSSF
+package signatures `sigstore <identity> <OIDC issuer> [comment]` (the certificate identity Fulcio
+issued, e.g. a CI workflow's or a person's address). It comes from, first
 found: `--trusted-key` (repeatable; a base64 key or such a file), $MODELPREP_TRUSTED_KEYS (a file),
 else `trusted-keys` at the root of the manifests folder, committed with the manifests: the project's
 own builders. Keys a consumer names
@@ -23,6 +25,7 @@ TRUST_ENV = "MODELPREP_TRUSTED_KEYS"
 TRUST_HELP = ("a public key (base64, as `modelprep sign` prints it), or a trusted-keys file, whose signatures to "
               f"accept; repeatable (default: the file ${TRUST_ENV} names, else trusted-keys in the manifests folder)")
 TRUSTED_KEYS_FILE = "trusted-keys"
+SIGSTORE = "sigstore"  # a keyless identity's entry: "sigstore <identity> <issuer>"
 
 
 def _named_key(text: str) -> str:
@@ -44,6 +47,12 @@ def _read_file(path: Path) -> dict[str, str]:
     for number, line in enumerate(lines, 1):
         fields = line.split(maxsplit=2)
         if not fields or fields[0].startswith("#"):
+            continue
+        if fields[0] == SIGSTORE:
+            identity = line.split(maxsplit=3)
+            if len(identity) < 3:
+                raise ModelprepError(f"{path}:{number}", "expected 'sigstore <identity> <OIDC issuer> [comment]'")
+            found[f"{SIGSTORE} {identity[1]} {identity[2]}"] = identity[3] if len(identity) > 3 else ""
             continue
         if len(fields) < 2:
             raise ModelprepError(f"{path}:{number}", f"expected '<algorithm> <base64 public key> [comment]', found "
@@ -77,9 +86,18 @@ class TrustPolicy:
     def trusts(self, public_key: str) -> bool:
         return public_key in self.keys
 
+    def public_keys(self) -> list[str]:
+        """The trusted keys (base64), keyless identities aside."""
+        return [entry for entry in self.keys if not entry.startswith(SIGSTORE + " ")]
+
+    def identities(self) -> list[tuple[str, str]]:
+        """The keyless (sigstore) identities and their OIDC issuers the policy trusts."""
+        return [tuple(entry.split()[1:3]) for entry in self.keys if entry.startswith(SIGSTORE + " ")]
+
     def describe(self, public_key: str) -> str:
         comment = self.keys.get(public_key)
-        return keys.fingerprint(public_key) + (f" ({comment})" if comment else "")
+        name = public_key if public_key.startswith(SIGSTORE + " ") else keys.fingerprint(public_key)
+        return name + (f" ({comment})" if comment else "")
 
     def refusal(self, algorithm: str, public_key: str) -> str:
         signed = f"signed by {algorithm} key {keys.fingerprint(public_key)}"

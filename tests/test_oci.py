@@ -63,10 +63,15 @@ def test_push_and_pull_round_trip_through_a_real_registry(built, tmp_path):
         assert sorted(e["artifactType"] for e in index["manifests"]) == sorted(modelpack.REFERRER_TYPES.values())
         assert sorted(e["digest"] for e in index["manifests"]) == sorted(pin["ids"]["referrers"].values())
 
+        # `modelprep push oci://HOST/REPO` is the same push: everything is there, so nothing is sent.
         blobs = registry.blob_count()
-        again = run(push, cwd=built)
+        again = run([*modelprep, "push", f"oci://{registry.url.removeprefix('http://')}/modelprep", *manifests],
+                    cwd=built)
         assert again.stderr.count("and its referrers are there; nothing sent") == 2
-        assert registry.blob_count() == blobs
+        assert registry.blob_count() == blobs and "2 package(s) pushed to oci://" in again.stdout
+        refused = run([*modelprep, "push", f"oci://{registry.url.removeprefix('http://')}/modelprep:latest"],
+                      cwd=built, check=False)
+        assert refused.returncode == 1 and "name the repository only" in refused.stderr
 
         reference = f"oci://{registry.url.removeprefix('http://')}/modelprep@{digest}"
         pull = [*modelprep, "pull", reference, "--trusted-key", public]

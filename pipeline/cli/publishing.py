@@ -65,6 +65,26 @@ def _pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from pipeline.oci.registry import parse_reference
+    from pipeline.params import load_params
+    from pipeline.pin.oci import OciSpec
+    from pipeline.pin.run import pin_releases
+
+    url, repository, tag = parse_reference(args.reference)
+    if tag:
+        raise ModelprepError(args.reference, "name the repository only: each variant is tagged <model>-<variant>")
+    params = load_params(args.params)
+    pin = dataclasses.replace(params.pin, targets={**params.pin.targets, "oci": OciSpec(url, repository)})
+    pins = pin_releases(dataclasses.replace(params, pin=pin), "oci", [Path(m) for m in args.manifests] or None,
+                        Path(args.secret_file) if args.secret_file else None)
+    print(f"{len(pins)} package(s) pushed to {args.reference} (manifests/<model>/<variant>.pins.json: reference "
+          "and digest)")
+    return 0
+
+
 def _arweave_wallet(args: argparse.Namespace) -> int:
     import json
     import os
@@ -121,6 +141,13 @@ def register(commands) -> None:
                                         "Arweave gateway)")
     pin.add_argument("--secret-file", help=SECRET_HELP)
     pin.set_defaults(run=_pin)
+    push = commands.add_parser("push", help="push released variants to an OCI registry as CNCF ModelPack artifacts "
+                                            "(tagged <model>-<variant>, signatures and provenance as referrers): "
+                                            "what `modelprep pin --target oci` does, to the repository named here")
+    push.add_argument("reference", help="oci://HOST[:PORT]/REPOSITORY (loopback hosts over plain HTTP)")
+    push.add_argument("manifests", nargs="*", help="manifests to push (default: every released variant)")
+    push.add_argument("--secret-file", help="file holding the registry credential (else $MODELPREP_OCI_AUTH)")
+    push.set_defaults(run=_push)
     wallet = commands.add_parser("arweave-wallet", help="write a new Arweave wallet (4096-bit RSA JWK, file mode "
                                                         "0600) and print its address, e.g. for arlocal")
     wallet.add_argument("file", help="the wallet file to create; never overwritten")

@@ -28,6 +28,11 @@ class Layout:
     def corpus(self) -> Path:
         return self.root / BUILD / "corpus"
 
+    @property
+    def plan(self) -> Path:
+        """Which per-model artifacts any variant reads (stages/plan.py)."""
+        return self.root / BUILD / "plan.json"
+
     def example(self, name: str) -> Path:
         return self.root / BUILD / "examples" / name
 

@@ -8,6 +8,7 @@ from pipeline.evaluate import EvaluationSpec
 from pipeline.fileio import read_json
 from pipeline.formats.gguf.format import BASE_FILE
 from pipeline.formats.gguf.imatrix import compute_imatrix
+from pipeline.plan import read_plan
 from pipeline.stage import run_stage
 
 
@@ -18,7 +19,7 @@ def run(settings, layout, model):
     section = settings.read(gguf.name, gguf.read_settings)
     compute_imatrix(layout.base(model, gguf.name) / BASE_FILE, read_json(layout.source_record(model))["kind"],
                     layout.corpus, section.imatrix, evaluation.threads, gpu, layout.imatrix(model),
-                    wanted=any(v.imatrix for v in section.variants.values()))
+                    wanted=read_plan(layout.plan)["imatrix"])
 
 
 run_stage(__doc__, ("model",), run)

@@ -33,12 +33,14 @@ def _data_paths(layout: Layout, group: str, model: str | None, variant: str | No
     if group == "reference":
         return ([layout.hf(model), layout.source_record(model), layout.corpus, Path("constraints.txt")],
                 [layout.reference(model)])
+    if group == "plan":
+        return [], [layout.plan]
     if group in ("convert_gguf", "export_onnx"):
-        return ([layout.hf(model), layout.source_record(model), Path("constraints.txt")],
+        return ([layout.hf(model), layout.source_record(model), Path("constraints.txt"), layout.plan],
                 [layout.base(model, fmt)])
     if group == "imatrix":
-        return ([layout.base(model, "gguf"), layout.source_record(model), layout.corpus, Path("constraints.txt")],
-                [layout.imatrix(model)])
+        return ([layout.base(model, "gguf"), layout.source_record(model), layout.corpus, Path("constraints.txt"),
+                 layout.plan], [layout.imatrix(model)])
     if group in ("quantize_gguf", "quantize_onnx"):
         extra = [layout.corpus] if group == "quantize_onnx" else [layout.imatrix(model)]
         return ([layout.base(model, group.split("_")[1]), *extra, Path("constraints.txt")],

@@ -116,8 +116,8 @@ def test_cli_pins_releases_to_arlocal_records_them_and_verifies_them_remotely(bu
                 files = manifest(built, *path[len("manifests/"):-len(".json")].split("/"))["files"]
                 assert set(entry["ids"]["transactions"]) == {f["path"] for f in files} | {RECORD_FILE}
                 checked = run([*modelprep, "verify", "--remote", "--trusted-key", public, path], cwd=built).stdout
-                # schema and signature, then every file and the record read back
-                assert checked.count("ok  ") == 2 + len(files) + 1 and "FAIL" not in checked
+                # schema, signature and provenance, then every file and the record read back
+                assert checked.count("ok  ") == 3 + len(files) + 1 and "FAIL" not in checked
             run([*modelprep, "index"], cwd=built)
             rows = {(r["model"], r["variant"]): r["pins"]
                     for r in json.loads((built / "manifests/index.json").read_text())["variants"]}

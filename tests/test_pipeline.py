@@ -158,7 +158,8 @@ def test_adding_a_type_builds_only_that_variant(built):
     with edited_params(built, add_q5):
         result = dvc("repro", cwd=built)
         expected = {f"{stage}@{model}-Q5_0" for stage in ("quantize_gguf", "evaluate", "release") for model in MODELS}
-        assert ran_stages(result.stdout) == expected | {f"plot@{m}" for m in MODELS}
+        # plan reruns with any variant change; its bytes do not change, so no base or imatrix does
+        assert ran_stages(result.stdout) == expected | {f"plot@{m}" for m in MODELS} | {"plan"}
         q5 = metrics(built, "tiny-llama", "Q5_0")["mean_kld"]
         assert metrics(built, "tiny-llama", "Q8_0")["mean_kld"] < q5 < metrics(built, "tiny-llama", "Q4_0")["mean_kld"]
 

@@ -1,5 +1,5 @@
 """A base or importance matrix that no variant reads is not built: the stage writes only why (on a 70B
-model either costs hours, and the ONNX base 280 GB of disk)."""
+model either costs hours, and the ONNX base 280 GB of disk); build/plan.json says which are read."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def test_a_format_without_variants_gets_no_base_and_no_variant_no_importance_mat
         assert result.returncode == 0, result.stderr
         return result.stderr
 
+    run([sys.executable, str(REPO / "stages/plan.py")], cwd=tmp_path)
+    plan = layout.plan.read_bytes()
+    assert json.loads(plan) == {"bases": {"gguf": True, "onnx": False}, "imatrix": False}
     logged = stage("base.py", "--format", "onnx")
     assert "not built: params.yaml 'onnx.variants' is empty: no variant reads it" in logged
     base = layout.base("tiny-llama", "onnx")
@@ -40,3 +43,15 @@ def test_a_format_without_variants_gets_no_base_and_no_variant_no_importance_mat
     assert [p.name for p in record.iterdir()] == ["imatrix.json"]
     assert json.loads((record / "imatrix.json").read_text()) == {"computed": False,
                                                                  "reason": "no GGUF variant has imatrix: true"}
+
+    # Another GGUF variant changes no answer, so the plan's bytes (what the base and imatrix stages depend
+    # on) stay the same and DVC rebuilds neither; the first ONNX variant changes them.
+    params["gguf"]["variants"]["Q4_0"] = {"type": "Q4_0"}
+    write_params(tmp_path / "params.yaml", params)
+    run([sys.executable, str(REPO / "stages/plan.py")], cwd=tmp_path)
+    assert layout.plan.read_bytes() == plan
+    params["onnx"]["variants"] = {"onnx-int8": yaml.safe_load((REPO / "params.yaml").read_text())["onnx"]["variants"][
+        "onnx-int8"]}
+    write_params(tmp_path / "params.yaml", params)
+    run([sys.executable, str(REPO / "stages/plan.py")], cwd=tmp_path)
+    assert json.loads(layout.plan.read_text())["bases"]["onnx"] is True

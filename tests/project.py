@@ -82,3 +82,14 @@ def signing_key(folder: Path) -> tuple[Path, str]:
     path = folder / f"key-{keys.fingerprint(public)[7:15].replace('/', '_')}.pem"
     path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     return path, public
+
+
+def manifest_copies(built: Path, folder: Path, model: str, variants: tuple[str, ...]) -> dict[str, Path]:
+    """Copies of built manifests at folder/manifests/<model>/<variant>.json, named as the originals (a
+    signature is for one model and variant), for tests that sign them with keys of their own."""
+    copies = {}
+    for variant in variants:
+        copies[variant] = folder / "manifests" / model / f"{variant}.json"
+        copies[variant].parent.mkdir(parents=True, exist_ok=True)
+        copies[variant].write_bytes((built / "manifests" / model / f"{variant}.json").read_bytes())
+    return copies

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.layout import Layout
 from pipeline.oci import modelpack
-from tests.project import BIN, run, signing_key
+from tests.project import BIN, manifest_copies, run, signing_key
 from tests.servers.registry import BINARY, DockerRegistry
 
 pytestmark = pytest.mark.skipif(shutil.which(BINARY) is None,
@@ -28,12 +28,7 @@ def get(url: str, accept: str = modelpack.IMAGE_MANIFEST) -> bytes:
 
 def test_push_and_pull_round_trip_through_a_real_registry(built, tmp_path):
     key, public = signing_key(tmp_path)
-    manifests = []
-    for variant in VARIANTS:
-        path = tmp_path / f"manifests/tiny-llama/{variant}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built / f"manifests/tiny-llama/{variant}.json", path)
-        manifests.append(str(path))
+    manifests = [str(p) for p in manifest_copies(built, tmp_path, "tiny-llama", VARIANTS).values()]
     modelprep = [str(BIN / "modelprep")]
     run([*modelprep, "sign", "--key", str(key), *manifests], cwd=built)
     with DockerRegistry(tmp_path / "registry") as registry:

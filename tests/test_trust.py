@@ -28,7 +28,7 @@ from pipeline.manifest.trust import TRUST_ENV
 from pipeline.openssf import bundle_path
 from pipeline.package import RECORD_FILE, record_bytes
 from pipeline.provenance import provenance_path, source_commit
-from tests.project import BIN, REPO, run, signing_key
+from tests.project import BIN, REPO, manifest_copies, run, signing_key
 from tests.servers.process import free_port
 
 MANIFEST = "manifests/tiny-llama/Q8_0.json"
@@ -150,11 +150,7 @@ def test_sign_says_when_its_key_is_not_trusted_and_trust_adds_it(built, tmp_path
 
 def test_packages_carry_openssf_signatures_that_the_librarys_own_cli_verifies(built, tmp_path):
     key, public = signing_key(tmp_path)
-    signed = {}
-    for variant in ("Q8_0", "Q4_K_M"):
-        signed[variant] = tmp_path / f"manifests/tiny-llama/{variant}.json"
-        signed[variant].parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built / f"manifests/tiny-llama/{variant}.json", signed[variant])
+    signed = manifest_copies(built, tmp_path, "tiny-llama", ("Q8_0", "Q4_K_M"))
     sign = [str(BIN / "modelprep"), "sign", "--key", str(key), *map(str, signed.values())]
     assert "2 new, 0 still valid" in run(sign, cwd=built).stdout
     bundle = bundle_path(signed["Q8_0"])
@@ -198,11 +194,7 @@ def test_packages_carry_openssf_signatures_that_the_librarys_own_cli_verifies(bu
 def test_provenance_is_signed_names_the_inputs_and_fails_for_another_package_or_key(built, tmp_path):
     key, public = signing_key(tmp_path)
     forger, _ = signing_key(tmp_path)
-    signed = {}
-    for variant in ("Q8_0", "Q4_K_M"):
-        signed[variant] = tmp_path / f"manifests/tiny-llama/{variant}.json"
-        signed[variant].parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built / f"manifests/tiny-llama/{variant}.json", signed[variant])
+    signed = manifest_copies(built, tmp_path, "tiny-llama", ("Q8_0", "Q4_K_M"))
     run([str(BIN / "modelprep"), "sign", "--key", str(key), *map(str, signed.values())], cwd=built)
     envelope = json.loads(provenance_path(signed["Q8_0"]).read_text())
     statement = json.loads(base64.b64decode(envelope["payload"]))

@@ -90,6 +90,7 @@ def test_architecture_llama_cpp_cannot_convert(project):
     config = project / "model/config.json"
     config.write_text(config.read_text().replace('"BertModel"', '"NoSuchArchitectureModel"'))
     import_broken(project)
+    stage(project, "plan.py")  # which bases the variants read (dvc.yaml runs it first)
     result = stage(project, "base.py", "--model", "broken", "--format", "gguf")
     assert_one_error(result, f"{HF}/config.json", "NoSuchArchitectureModel")
     base = project / LAYOUT.base("broken", "gguf")
@@ -185,6 +186,7 @@ def test_architecture_optimum_cannot_export(project):
     import_broken(project)
     config = project / HF / "config.json"
     config.write_text(config.read_text().replace('"bert"', '"no-such-type"'))
+    stage(project, "plan.py")  # which bases the variants read (dvc.yaml runs it first)
     result = stage(project, "base.py", "--model", "broken", "--format", "onnx")
     assert_one_error(result, f"{HF}/config.json", "optimum cannot export")
     base = project / LAYOUT.base("broken", "onnx")

@@ -12,7 +12,6 @@ Pinning Service API endpoint (port 9097) with target `psa`.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from pipeline.pin.http import (
     read_url,
     reason,
 )
-from pipeline.pin.secrets import read_secret
+from pipeline.pin.secrets import authorization_header, read_secret
 from pipeline.progress import ByteProgress, human_bytes, log
 from pipeline.settings import Reader
 
@@ -53,15 +52,6 @@ def read_kubo(r: Reader, data: Any, where: str) -> KuboSpec:
     return KuboSpec(api=read_url(r, data, "api", where))
 
 
-def _authorization(secret: str) -> str:
-    scheme, _, value = secret.partition(":")
-    if scheme == "bearer" and value:
-        return f"Bearer {value}"
-    if scheme == "basic" and ":" in value:
-        return "Basic " + base64.b64encode(value.encode()).decode()
-    raise ModelprepError(AUTH_ENV, "must be bearer:TOKEN or basic:USER:PASSWORD (Kubo's API.Authorizations form)")
-
-
 def _kubo_error(response: requests.Response) -> bool:
     """Kubo answers every failed command with HTTP 500 and {"Message", "Code", "Type": "error"}."""
     if response.status_code != 500:
@@ -79,7 +69,7 @@ class Kubo:
 
     def __init__(self, spec: KuboSpec, retry: RetrySpec, auth_file: Path | None = None, endpoint: str | None = None):
         secret = read_secret(AUTH_ENV, auth_file, "Kubo RPC credential")
-        headers = {"Authorization": _authorization(secret)} if secret else {}
+        headers = authorization_header(secret, AUTH_ENV)
         self.endpoint = endpoint or spec.api
         self.client = HttpClient(self.endpoint, retry, STAGE, AUTH_ENV, headers,
                                  _kubo_error)

@@ -11,7 +11,6 @@ MODELPREP_OCI_AUTH as `bearer:TOKEN` or `basic:USER:PASSWORD`.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from pipeline.oci.registry import TOKEN_HINT, Registry, file_body
 from pipeline.package import RECORD_FILE, Release
 from pipeline.pin.base import STAGE, Pin
 from pipeline.pin.http import RetrySpec, read_url
-from pipeline.pin.secrets import read_secret
+from pipeline.pin.secrets import authorization_header, read_secret
 from pipeline.progress import ByteProgress, human_bytes, log
 from pipeline.settings import Reader
 
@@ -45,19 +44,8 @@ def read_oci(r: Reader, data: Any, where: str) -> OciSpec:
     return OciSpec(read_url(r, data, "registry", where), r.get(data, "repository", str, where))
 
 
-def _headers(secret: str | None) -> dict[str, str]:
-    if not secret:
-        return {}
-    scheme, _, value = secret.partition(":")
-    if scheme == "bearer" and value:
-        return {"Authorization": f"Bearer {value}"}
-    if scheme == "basic" and ":" in value:
-        return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
-    raise ModelprepError(TOKEN_HINT, "must be bearer:TOKEN or basic:USER:PASSWORD")
-
-
 def registry_headers(secret_file: Path | None) -> dict[str, str]:
-    return _headers(read_secret(TOKEN_HINT, secret_file, "OCI registry credential"))
+    return authorization_header(read_secret(TOKEN_HINT, secret_file, "OCI registry credential"), TOKEN_HINT)
 
 
 class OciRegistry:

@@ -5,6 +5,7 @@ Values are returned to the caller only; errors name the variable or file, never 
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -33,3 +34,16 @@ def require_secret(env: str, file: Path | None, what: str, option: str) -> str:
     if value is None:
         raise ModelprepError(env, f"no {what}: set {env} or pass {option} FILE")
     return value
+
+
+def authorization_header(secret: str | None, env: str) -> dict[str, str]:
+    """The Authorization header for a `bearer:TOKEN` or `basic:USER:PASSWORD` credential (Kubo's
+    API.Authorizations notation, which the OCI target takes too); none without a credential."""
+    if not secret:
+        return {}
+    scheme, _, value = secret.partition(":")
+    if scheme == "bearer" and value:
+        return {"Authorization": f"Bearer {value}"}
+    if scheme == "basic" and ":" in value:
+        return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
+    raise ModelprepError(env, "must be bearer:TOKEN or basic:USER:PASSWORD")

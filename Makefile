@@ -92,10 +92,13 @@ release:
 	    { status=$$?; test $$status = 75 && echo >&2 "modelprep: error: build/.release.lock: another" \
 	      "make release is running in this project; wait for it to end"; exit $$status; }
 
+# dvc checkout --relink: DVC leaves an output it rebuilt with bytes its cache already holds as a second
+# copy beside the cache's; relinking makes it the cache's hard link again (seconds, no rehash).
 release-locked: setup
 	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
 	@modelprep sweep
 	@status=0; dvc repro --keep-going || status=1; \
+	dvc checkout --relink --quiet || status=1; \
 	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status

@@ -99,14 +99,16 @@ def test_onnxruntime_terms_by_hand():
     estimate = ONNX_RUNTIME._estimate(LLAMA_2_7B, "decoder", 1000, Workload(context=1024))
     assert estimate.weights_bytes == 1200  # plus a fifth for prepacked GEMM weights
     assert estimate.kv_cache_bytes == 2 * 32 * 1024 * 32 * 128 * 2 * 4  # f32 past and present
-    # The whole prompt in one call: scores and probabilities 2 x 32 heads x 1024 per token, doubled by the arena,
-    # plus the logits of every prompt position.
-    assert estimate.compute_bytes == 2 * (4 * 1024 * 2 * 32 * 1024 + 4 * 1024 * 32000)
+    # The whole prompt in one call: scores and probabilities 2 x 32 heads x 1024 per token beside Q, K, V and
+    # the residual (4 x 4096), doubled by the arena, plus the logits of every prompt position.
+    assert estimate.compute_bytes == 2 * (4 * 1024 * (2 * 32 * 1024 + 4 * 4096) + 4 * 1024 * 32000)
     bert = Architecture(layers=6, hidden_size=384, ffn_size=1536, heads=12, kv_heads=12, head_size=32,
                         vocabulary=30522, trained_context=512)
     encoder = ONNX_RUNTIME._estimate(bert, "encoder", 1000, Workload(context=128, parallel=32))
     assert encoder.kv_cache_bytes == 0
-    assert encoder.compute_bytes == 2 * 4 * 128 * 32 * max(2 * 12 * 128, 2 * 1536)
+    # Attention (scores and probabilities 2 x 12 x 128, Q, K, V and residual 4 x 384) outgrows the FFN (its two
+    # projections, the residual and its normalised input: 2 x 1536 + 2 x 384).
+    assert encoder.compute_bytes == 2 * 4 * 128 * 32 * (2 * 12 * 128 + 4 * 384)
 
 
 def test_profiles_stop_at_the_trained_context():

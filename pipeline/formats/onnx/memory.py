@@ -2,9 +2,11 @@
 
 - weights: the model's bytes, plus the copies its GEMM kernels prepack (a fifth more on the examples);
 - KV cache: the exported past key/values in f32 for the tokens held, twice (past in, present out);
-- compute: its arena for one run's activations: the whole prompt in one call (no micro-batches),
-  attention scores and probabilities (2 x heads x tokens x span) or FFN (2 x FFN per token), and
-  the logits of every prompt position; the arena grows by doubling, so twice the live set;
+- compute: its arena for one run's activations: the whole prompt in one call (no micro-batches);
+  per token, attention holds its scores and probabilities (2 x heads x span) beside Q, K, V and the
+  residual stream (4 x hidden), the FFN its two projections (2 x FFN) beside the residual and its
+  normalised input (2 x hidden); plus the logits of every prompt position; the arena grows by
+  doubling, so twice the live set;
 - overhead: session, kernel registry and graph.
 """
 
@@ -49,7 +51,8 @@ class OnnxRuntimeMemory:
         else:
             kv, logits = 0, 0
             tokens, span = load.context * load.parallel, load.context
-        live = F32 * tokens * max(2 * arch.heads * span, 2 * arch.ffn_size) + logits
+        per_token = max(2 * arch.heads * span + 4 * arch.hidden_size, 2 * arch.ffn_size + 2 * arch.hidden_size)
+        live = F32 * tokens * per_token + logits
         compute = self.ARENA_GROWTH * live
         return Estimate(loaded, kv, compute, 0, self.FIXED_OVERHEAD, loaded + kv + compute + CUDA_CONTEXT_BYTES)
 

@@ -99,6 +99,7 @@ release-locked: setup
 	@modelprep sweep
 	@status=0; dvc repro --keep-going || status=1; \
 	dvc checkout --relink --quiet || status=1; \
+	modelprep withdraw || status=1; \
 	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status

@@ -1,10 +1,12 @@
 """`modelprep publish` against moto's S3 server process: every object arrives with its bytes, a re-run
 uploads nothing, a missing bucket is one clear error, and manifests without a trusted signature are
-not published."""
+not published; a withdrawn variant's objects are deleted."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 
 import boto3
 
@@ -49,3 +51,47 @@ def test_publish_uploads_every_manifest_signature_schema_and_index_once():
             assert got["ContentType"] == "application/json"
         again = run([str(BIN / "modelprep"), "publish"], cwd=REPO, env=env).stdout
         assert f"published: 0 uploaded, {len(stored)} already there" in again
+
+
+def test_a_withdrawn_variant_leaves_the_manifests_folder_and_the_bucket(tmp_path):
+    """A variant whose gate fails on a rebuild loses its manifest (DVC deletes the release stage's output
+    before running it): `withdraw` removes what still vouches for it, naming the pin it leaves on its
+    network, and the next publish deletes its objects and nothing else."""
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    folder = tmp_path / "manifests/tiny-llama"
+    cid = json.loads((folder / "Q4_0.json").read_text())["content"]["package"]["cid_v1"]
+    pin = {"target": "kubo", "endpoint": "http://127.0.0.1:5001", "cid": cid, "status": "pinned", "detail": "",
+           "ids": {}}
+    (folder / "Q4_0.pins.json").write_text(json.dumps({"model": "tiny-llama", "variant": "Q4_0",
+                                                       "package_cid_v1": cid, "pins": [pin]}))
+    modelprep = str(BIN / "modelprep")
+    with MotoS3() as s3:
+        env = {**ENV, "MODELPREP_S3_ENDPOINT": s3.url}
+        client = boto3.client("s3", endpoint_url=s3.url, aws_access_key_id="test", aws_secret_access_key="test",
+                              region_name="us-east-1")
+        client.create_bucket(Bucket="registry")
+        for foreign in ("models/README.txt", "models/tiny-llama/notes.txt", "elsewhere/tiny-llama/Q4_0.json"):
+            client.put_object(Bucket="registry", Key=foreign, Body=b"not ours")
+        run([modelprep, "publish"], cwd=tmp_path, env=env)
+        before = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
+        assert "models/tiny-llama/Q4_0.pins.json" in before
+
+        (folder / "Q4_0.json").unlink()
+        withdrawn = run([modelprep, "withdraw"], cwd=tmp_path).stdout
+        gone = [f"Q4_0{suffix}" for suffix in (".pins.json", ".provenance.json", ".sig.json", ".sigstore.json")]
+        assert withdrawn.startswith("withdrawn tiny-llama Q4_0: no longer released; removed ")
+        assert all(f"manifests/tiny-llama/{name}" in withdrawn for name in gone)
+        assert f"its package {cid} stays pinned at kubo http://127.0.0.1:5001" in withdrawn
+        assert not list(folder.glob("Q4_0*")) and (folder / "Q4_K_M.sig.json").is_file()
+        assert run([modelprep, "withdraw"], cwd=tmp_path).stdout == ""
+
+        run([modelprep, "index"], cwd=tmp_path)
+        published = run([modelprep, "publish"], cwd=tmp_path, env=env).stdout
+        after = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
+        assert before - after == {f"models/tiny-llama/{name}" for name in ["Q4_0.json", *gone]}
+        assert after - before == set()
+        # The index (json and parquet) no longer lists it; nothing else changed.
+        assert published.endswith("published: 2 uploaded, "
+                                  f"{len(after) - 2 - 3} already there with the same sha256, "
+                                  "5 of variants no longer released deleted\n")

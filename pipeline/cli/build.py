@@ -53,6 +53,19 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _withdraw(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.withdraw import withdraw
+
+    for entry in withdraw(load_params(args.params), Layout()):
+        print(f"withdrawn {entry.model} {entry.variant}: no longer released; removed "
+              + ", ".join(path.as_posix() for path in entry.files))
+        for pin in entry.pins:
+            print(f"  its package {pin.cid} stays {pin.status} at {pin.target} {pin.endpoint}: unpin it there "
+                  "if no one should fetch it")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from pipeline.fileio import sweep_temporaries
     from pipeline.layout import BUILD, MANIFESTS, METRICS, PLOTS
@@ -75,6 +88,9 @@ def register(commands) -> None:
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
     commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records "
                                       "(make release runs it under its lock)").set_defaults(run=_sweep)
+    commands.add_parser("withdraw", help="remove the manifests, signatures, provenance and pins of variants that are "
+                                         "no longer released (their gate failed, or params.yaml dropped them); "
+                                         "make release runs it").set_defaults(run=_withdraw)
     describe = commands.add_parser("describe", help="print what an artifact holds: a GGUF file's tensor types, "
                                                     "parameters and bits per weight, or an ONNX directory's opset, "
                                                     "operators and weight types")

@@ -108,9 +108,10 @@ def _publish(args: argparse.Namespace) -> int:
     from pipeline.publish import publish
 
     layout = Layout()
-    uploaded, unchanged = publish(load_params(args.params), layout, TrustPolicy.load(layout.manifests,
-                                                                                     args.trusted_key))
-    print(f"published: {uploaded} uploaded, {unchanged} already there with the same sha256")
+    uploaded, unchanged, deleted = publish(load_params(args.params), layout,
+                                           TrustPolicy.load(layout.manifests, args.trusted_key))
+    print(f"published: {uploaded} uploaded, {unchanged} already there with the same sha256, "
+          f"{deleted} of variants no longer released deleted")
     return 0
 
 
@@ -155,6 +156,7 @@ def register(commands) -> None:
     publish = commands.add_parser("publish", help="upload the manifests, signatures, pins, schema and index to S3: "
                                                   "bucket, prefix and endpoint from MODELPREP_S3_BUCKET, "
                                                   "MODELPREP_S3_PREFIX, MODELPREP_S3_ENDPOINT; credentials from "
-                                                  "boto3's chain; every manifest must carry a trusted signature")
+                                                  "boto3's chain; every manifest must carry a trusted signature; "
+                                                  "what variants no longer released left there is deleted")
     publish.add_argument("--trusted-key", action="append", help=TRUST_HELP)
     publish.set_defaults(run=_publish)

@@ -1,5 +1,6 @@
 """Free disk, checked before a stage writes, so a build of a large model stops at once with the folder
-and the shortfall named rather than hours in with a half-written file.
+and the shortfall named rather than hours in with a half-written file; and, when the disk fills all
+the same (another process wrote meanwhile, an estimate was short), one line naming the folder.
 
 What a stage will write is estimated from the model's weight count (`checkpoint_parameters`) and the
 bits per weight its format states for the variant (`Format.base_bytes`, `Format.variant_bytes`).
@@ -49,3 +50,16 @@ def require_free(folder: Path, needed: int, what: str) -> None:
     if free < wanted:
         raise ModelprepError(folder, f"not enough free disk for {what}: needs about {human_bytes(wanted)}, "
                                      f"{human_bytes(free)} free (short by {human_bytes(wanted - free)})")
+
+
+FULL = 1 << 20  # below this much free, a failed write is taken to be the full disk's doing
+
+
+def no_space(folder: Path, how: str) -> ModelprepError:
+    """The one-line error for a write into `folder` that the full disk stopped; `how` says which write."""
+    free = shutil.disk_usage(_existing(folder)).free
+    return ModelprepError(folder, f"no space left on device {how} ({human_bytes(free)} free)")
+
+
+def disk_is_full(folder: Path) -> bool:
+    return shutil.disk_usage(_existing(folder)).free < FULL

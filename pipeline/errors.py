@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Callable
@@ -23,7 +24,7 @@ def first_line(err: BaseException) -> str:
 
 
 def run_guarded(action: Callable[[], object]) -> int:
-    """Run `action`, turning a ModelprepError into one line on stderr and exit status 1.
+    """Run `action`, turning a ModelprepError (or a full disk) into one line on stderr and exit status 1.
 
     An int that `action` returns is the exit status; any other result means success. Every stage
     script and command runs through this.
@@ -32,5 +33,10 @@ def run_guarded(action: Callable[[], object]) -> int:
         status = action()
     except ModelprepError as err:
         print(f"{ERROR_PREFIX}{err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a full disk where no atomic write (fileio.py) named the folder
+        if err.errno != errno.ENOSPC:
+            raise
+        print(f"{ERROR_PREFIX}{err.filename or Path.cwd()}: no space left on device", file=sys.stderr)
         return 1
     return status if isinstance(status, int) and not isinstance(status, bool) else 0

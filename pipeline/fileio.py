@@ -7,6 +7,7 @@ when complete; rename is atomic on one file system.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
 import hashlib
@@ -18,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipeline.diskspace import no_space
 from pipeline.progress import ByteProgress
 
 _FICLONE = 0x40049409  # ioctl FICLONE from linux/fs.h
@@ -74,18 +76,30 @@ def atomic_path(final: str | Path, directory: bool = False) -> Iterator[Path]:
     tmp = _tmp_sibling(final, directory)
     try:
         yield tmp
+        _fsync(tmp)  # the bytes on disk before the name says they are there (a full disk fails here too)
         if directory:
             # mkdtemp makes 0700 folders; published folders get the usual permissions.
             os.chmod(tmp, 0o755)
         else:
             os.chmod(tmp, 0o644)
         _replace(tmp, final)
-    except BaseException:
+    except BaseException as err:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise no_space(final.parent, f"writing {final.name}") from None
         raise
+
+
+def _fsync(path: Path) -> None:
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def dumps_json(data: Any) -> str:

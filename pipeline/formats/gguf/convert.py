@@ -34,7 +34,7 @@ def convert_to_gguf(hf_dir: Path, outtype: str, out_path: Path, final_path: Path
              "--outtype", outtype, "--outfile", str(out_path)],
             # The converter's gguf-py from the same llama.cpp commit, not whatever `gguf` is installed;
             # its tqdm bar would print a line per update through the pipe, the watcher reports instead.
-            env_extra={"PYTHONPATH": str(tree / "gguf-py"), "TQDM_DISABLE": "1"},
+            env_extra={"PYTHONPATH": str(tree / "gguf-py"), "TQDM_DISABLE": "1"}, writes_into=final_path.parent,
         )
     if code != 0:
         raise ModelprepError(hf_dir / "config.json",

@@ -48,7 +48,7 @@ def compute_imatrix(base: Path, kind: str, corpus_dir: Path, spec: ImatrixSettin
                        "-t", str(threads), "-ngl", "999" if gpu else "0", "--no-ppl"]
             log(STAGE, f"{base}: llama-imatrix over {spec.chunks} windows of {spec.context} training tokens "
                        f"({'CUDA' if gpu else 'CPU'})")
-            code, tail = run_tool(command, quiet=True, cwd=Path(scratch))
+            code, tail = run_tool(command, quiet=True, cwd=Path(scratch), writes_into=tmp.parent)
         if code != 0 or not (tmp / IMATRIX_FILE).is_file():
             raise ModelprepError(base, f"llama-imatrix failed (exit {code}): {tail[-1] if tail else 'no output'}")
         write_json(tmp / RECORD_FILE, {

@@ -43,7 +43,8 @@ def quantize_gguf(base: Path, base_type: str, type_name: str, imatrix: str | Non
     expected = base.stat().st_size * target.bits_per_weight / file_type(base_type).bits_per_weight
     start = time.monotonic()
     with watch_growth(STAGE, f"writing {type_name}", out_path, int(expected)):
-        code, tail = run_tool([str(llama_tool(QUANTIZE)), *arguments, str(threads)], quiet=True, cwd=out_path.parent)
+        code, tail = run_tool([str(llama_tool(QUANTIZE)), *arguments, str(threads)], quiet=True, cwd=out_path.parent,
+                              writes_into=final_path.parent)
     seconds = time.monotonic() - start
     if code != 0:
         why = next((line for line in reversed(tail) if "error" in line.lower() or "failed" in line), "")
@@ -62,7 +63,8 @@ def split_gguf(path: Path, max_shard_mb: int) -> list[Path]:
         return [path]
     prefix = path.with_suffix("")
     code, tail = run_tool([str(llama_tool(SPLIT)), "--split", "--split-max-size", f"{max_shard_mb}M", str(path),
-                           str(prefix)], quiet=True)
+                           str(prefix)], quiet=True,
+                          writes_into=path.parent)
     shards = sorted(path.parent.glob(f"{prefix.name}-*-of-*.gguf"))
     if code != 0 or not shards:
         raise ModelprepError(path, f"llama-gguf-split failed (exit {code}): {tail[-1] if tail else 'no output'}")

@@ -35,7 +35,7 @@ def build_decoder(hf_dir: Path, out_dir: Path) -> None:
           watch_growth(STAGE, "writing the float32 decoder", out_dir, expected)):
         # tqdm's per-tensor bars would fill the log; the builder prints a line per layer besides.
         code, tail = run_tool([sys.executable, "-m", __name__, str(hf_dir), str(out_dir), cache],
-                              env_extra={"TQDM_DISABLE": "1"})
+                              env_extra={"TQDM_DISABLE": "1"}, writes_into=out_dir.parent)
     if code != 0:
         why = next((line for line in reversed(tail) if "Error" in line or "error" in line), tail[-1] if tail else "")
         raise ModelprepError(hf_dir / "config.json", f"ONNX Runtime GenAI's model builder failed: {why.strip()}")

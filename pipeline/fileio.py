@@ -126,6 +126,8 @@ def read_json(path: str | Path) -> Any:
         raise ModelprepError(path, "file not found") from None
     except json.JSONDecodeError as err:
         raise ModelprepError(path, f"not valid JSON ({err})") from None
+    except RecursionError:  # Python's parser recurses per level
+        raise ModelprepError(path, "JSON nested too deeply") from None
 
 
 def _pump(path: str | Path, sink=None, progress: ByteProgress | None = None) -> str:

@@ -98,6 +98,8 @@ class Manifest:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ModelprepError(path, f"not valid JSON ({err})") from None
+        except RecursionError:  # Python's parser recurses per level: a hostile file nests thousands deep
+            raise ModelprepError(path, "JSON nested too deeply to be a release manifest") from None
         if not isinstance(data, dict):
             raise ModelprepError(path, f"not a modelprep release manifest (a JSON {type(data).__name__}, not an "
                                        "object)")

@@ -1,4 +1,6 @@
-"""Bad input: one clear error naming the file and the problem, exit status 1, no partial output."""
+"""Bad input: one clear error naming the file and the problem, exit status 1, no traceback, and nothing
+under build/ or manifests/ written, moved or removed by the failing command (a catalogue: every case
+an issue or a probe found, and those that already held)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,28 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _files(project: Path) -> dict[str, tuple[int, int]]:
+    """Every file under build/ and manifests/, with its size and modification time."""
+    return {p.relative_to(project).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for folder in ("build", "manifests") for p in sorted((project / folder).rglob("*")) if p.is_file()}
+
+
+def attempt(command: list[str], project: Path, env: dict[str, str] | None = None):
+    """Run `command` in `project`; its result, with `changed`: the files under build/ and manifests/ it
+    wrote, replaced or removed."""
+    before = _files(project)
+    result = run(command, cwd=project, check=False, env=env or {})
+    after = _files(project)
+    result.changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    return result
+
+
 def stage(project: Path, script: str, *args: str, env: dict[str, str] | None = None):
-    return run([sys.executable, str(REPO / "stages" / script), *args], cwd=project, check=False, env=env or {})
+    return attempt([sys.executable, str(REPO / "stages" / script), *args], project, env)
+
+
+def modelprep(project: Path, *args: str, env: dict[str, str] | None = None):
+    return attempt([str(BIN / "modelprep"), *args], project, env)
 
 
 def import_broken(project: Path, env: dict[str, str] | None = None):
@@ -44,8 +66,10 @@ def edit_params(project: Path, edit) -> None:
 
 
 def assert_one_error(result, *fragments: str) -> None:
-    """Exit status 1, no traceback, and one error line (the last; progress lines may precede it)."""
+    """Exit status 1, no traceback, one error line (the last; progress lines may precede it), and
+    nothing changed under build/ or manifests/."""
     assert result.returncode == 1
+    assert result.changed == [], f"the failing command changed {result.changed}"
     errors = [line for line in result.stderr.splitlines() if line.startswith("modelprep: error: ")]
     assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
     assert "Traceback" not in result.stderr
@@ -167,12 +191,12 @@ def test_hub_id_not_cached_offline(project, tmp_path):
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)
-    assert_one_error(run([str(BIN / "modelprep"), "check-params"], cwd=project, check=False), *fragments)
+    assert_one_error(modelprep(project, "check-params"), *fragments)
 
 
 def test_params_not_yaml(project):
     (project / "params.yaml").write_text("models: [unclosed\n")
-    assert_one_error(run([str(BIN / "modelprep"), "check-params"], cwd=project, check=False),
+    assert_one_error(modelprep(project, "check-params"),
                      "params.yaml", "not valid YAML")
 
 
@@ -316,7 +340,7 @@ def test_manifest_paths_outside_the_package_are_refused(tmp_path, key, value):
     path = tmp_path / "manifests/tiny-llama/Q8_0.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(manifest))
-    result = run([str(BIN / "modelprep"), "verify", str(path)], cwd=tmp_path, check=False)
+    result = modelprep(tmp_path, "verify", str(path))
     assert_one_error(result, str(path), repr(value), "stay inside the package")
     assert "root:" not in result.stdout + result.stderr, "nothing of the named file is read or printed"
     invalid = run([str(BIN / "modelprep"), "manifest", "validate", str(path)], cwd=tmp_path, check=False)
@@ -330,14 +354,14 @@ def test_manifest_paths_outside_the_package_are_refused(tmp_path, key, value):
     (["verify", "--remote", "--gateway", "http://127.0.0.1:8080/?key=SECRET", "m.json"], "--gateway"),
 ])
 def test_urls_with_secrets_are_refused_without_repeating_them(project, command, flag):
-    result = run([str(BIN / "modelprep"), *command], cwd=project, check=False)
+    result = modelprep(project, *command)
     assert_one_error(result, flag, "holds")
     assert "SECRET" not in result.stdout + result.stderr
 
 
 def test_s3_endpoint_with_credentials_is_refused(project):
     env = {"MODELPREP_S3_BUCKET": "b", "MODELPREP_S3_ENDPOINT": "http://key:SECRET@127.0.0.1:9000"}
-    result = run([str(BIN / "modelprep"), "publish"], cwd=project, check=False, env=env)
+    result = modelprep(project, "publish", env=env)
     assert_one_error(result, "MODELPREP_S3_ENDPOINT", "holds credentials")
     assert "SECRET" not in result.stdout + result.stderr
 

@@ -8,14 +8,16 @@ deadline (these machines are noisy)."""
 from __future__ import annotations
 
 import json
-import os
+import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ModelprepError
 from pipeline.ipfs.car import car_roots, verify_car, write_car
+from pipeline.ipfs.cid import read_varint, varint
 from pipeline.ipfs.profiles import PROFILES
 from pipeline.manifest.document import Manifest
 from pipeline.manifest.schema import validation_errors
@@ -29,7 +31,7 @@ MANIFEST = json.loads((REPO / "manifests/tiny-llama/Q8_0.json").read_text())
 def _package_car(folder: Path) -> bytes:
     package = folder / "package"
     (package / "tokenizer").mkdir(parents=True)
-    (package / "model.bin").write_bytes(os.urandom(300_000))  # more than one leaf block
+    (package / "model.bin").write_bytes(random.Random(0).randbytes(300_000))  # more than one leaf block
     (package / "tokenizer" / "vocab.txt").write_bytes(b"hello\nworld\n")
     write_car(package, PROFILES["unixfs-v1-2025"], folder / "package.car")
     return (folder / "package.car").read_bytes()
@@ -77,6 +79,17 @@ def test_the_car_reader_answers_every_mutation_with_one_error(tmp_path_factory):
         _read_car(path)
 
     read()
+
+
+def test_a_length_past_the_end_of_the_file_is_refused_before_it_is_read(tmp_path):
+    """What the fuzzer found: a header or section length of 2**60 was allocated (MemoryError)."""
+    good = _package_car(tmp_path)
+    size, start = read_varint(good, 0)
+    for data in (varint(2 ** 60) + good[start:], good[:start + size] + varint(2 ** 60) + b"x"):
+        path = tmp_path / "long.car"
+        path.write_bytes(data)
+        with pytest.raises(ModelprepError, match=r"of 1152921504606846976 bytes runs past the end of the file"):
+            verify_car(path)
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -9,6 +9,7 @@ also walks the links from the root, so a missing block fails too.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -86,12 +87,20 @@ def _read_varint(handle: BinaryIO) -> int | None:
         shift += 7
 
 
+def _read_section(handle: BinaryIO, size: int, what: str) -> bytes:
+    """`size` bytes, refused before reading when the file holds fewer (a hostile length is not allocated)."""
+    left = os.fstat(handle.fileno()).st_size - handle.tell()
+    if size > left:
+        raise ValueError(f"{what} of {size} bytes runs past the end of the file ({left} bytes left)")
+    return handle.read(size)
+
+
 def _read_header(handle: BinaryIO, path: Path) -> list[CID]:
     try:
         size = _read_varint(handle)
         if size is None:
             raise ValueError("empty file")
-        return _roots(handle.read(size))
+        return _roots(_read_section(handle, size, "header"))
     except (ValueError, IndexError) as err:
         raise ModelprepError(path, f"not a CAR v1 file: {err}") from None
 
@@ -136,9 +145,7 @@ def _blocks(path: Path, handle: BinaryIO) -> Iterator[tuple[CID, bytes]]:
                 size = _read_varint(handle)
                 if size is None:
                     return
-                section = handle.read(size)
-                if len(section) != size:
-                    raise ValueError(f"section of {size} bytes is cut at {len(section)}")
+                section = _read_section(handle, size, "section")
                 cid, start = CID.read(section)
             except ValueError as err:
                 raise ModelprepError(path, f"section at byte {offset} is malformed: {err}") from None

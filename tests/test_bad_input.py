@@ -200,6 +200,15 @@ def test_params_not_yaml(project):
                      "params.yaml", "not valid YAML")
 
 
+def test_params_not_utf8_or_a_folder(project):
+    (project / "latin1.yaml").write_bytes("models: {broken: {source: 'modèle'}}\n".encode("latin-1"))
+    assert_one_error(modelprep(project, "--params", "latin1.yaml", "check-params"),
+                     "latin1.yaml: not UTF-8 text (byte 30")
+    (project / "folder").mkdir()
+    assert_one_error(modelprep(project, "--params", "folder", "check-params"),
+                     "folder: is a folder, not a parameters file")
+
+
 def test_unknown_variant_given_to_quantizer(project):
     result = stage(project, "quantize.py", "--model", "broken", "--variant", "Q7_7")
     assert_one_error(result, "params.yaml", "no variant named 'Q7_7'")

@@ -21,6 +21,7 @@ from pipeline.formats.gguf.runtime import gpu_offload_supported
 from pipeline.formats.onnx.runtime import cuda_provider_built
 from pipeline.layout import Layout
 from pipeline.params import load_params
+from pipeline.runtimes.torch_hf import torch_cuda_build
 
 pytestmark = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU; this machine has none")
 REPORT_ENV = "MODELPREP_GPU_REPORT"
@@ -43,9 +44,7 @@ def cuda_layout(built: Path, root: Path, variant: str) -> Layout:
 
 
 def build_cuda_reference(built: Path, root: Path) -> None:
-    """The reference on CUDA in a process of its own, as the pipeline's reference stage runs it: llama.cpp's
-    CUDA build crashed (segfault in model load) in a process where torch had initialised CUDA first
-    (H100, torch 2.11 cu130, llama.cpp 0c1e57098; see the README's Devices section)."""
+    """The reference on CUDA in a process of its own, as the pipeline's reference stage runs it."""
     code = ("import dataclasses, sys; from pathlib import Path; from pipeline.params import load_params; "
             "from pipeline.layout import Layout; from pipeline.reference import build_reference; "
             "spec = dataclasses.replace(load_params(Path(sys.argv[1]) / 'params.yaml').evaluation, device='cuda'); "
@@ -80,6 +79,22 @@ def validate_on_cuda(built: Path, tmp_path: Path, variant: str):
                     reason="llama-cpp-python was built without CUDA (make setup CUDA=1)")
 def test_llama_cpp_cuda_validation_agrees_with_cpu(built, tmp_path):
     validate_on_cuda(built, tmp_path, "Q8_0")
+
+
+@pytest.mark.skipif(cuda_available() and not gpu_offload_supported(),
+                    reason="llama-cpp-python was built without CUDA (make setup CUDA=1)")
+@pytest.mark.skipif(cuda_available() and not torch_cuda_build(), reason="torch was installed without CUDA")
+def test_llama_cpp_cuda_runs_after_torch_and_pyarrow_loaded_the_cxx_runtime(built):
+    """The H200 crash (README "Devices"): llama.cpp's CUDA build segfaulted in model load wherever a C++
+    extension had loaded libstdc++ first; pipeline/formats/gguf/binding.py is the remedy."""
+    code = ("import sys, numpy, pyarrow.parquet, torch; from pathlib import Path; torch.zeros(1, device='cuda'); "
+            "from pipeline.formats.gguf.runtime import LlamaCppRuntime; "
+            "runtime = LlamaCppRuntime(Path(sys.argv[1]), 'decoder', 'cuda', 2, 128); "
+            "print(len(list(runtime.generate(numpy.array([1, 2, 3]), 8))))")
+    gguf = next(Layout(built).artifact(MODEL, "Q8_0").glob("*.gguf"))
+    child = subprocess.run([sys.executable, "-c", code, str(gguf)], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split()[-1] == "8"
 
 
 @pytest.mark.skipif(cuda_available() and not cuda_provider_built(),

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.errors import ModelprepError
+from pipeline.formats.gguf.binding import load_llama_cpp
 
 MIB = 2 ** 20
 # sched_reserve:        CPU compute buffer size =     2.25 MiB
@@ -62,7 +63,7 @@ def reserve(gguf: Path, requests: list[ContextRequest], allocate: bool = False) 
 
 
 def _child(gguf: str, requests: list[dict], allocate: bool) -> list[dict]:
-    import llama_cpp
+    llama_cpp = load_llama_cpp()
 
     logged: list[str] = []
     callback = llama_cpp.llama_log_callback(lambda level, text, data: logged.append(text.decode("utf-8", "replace")))

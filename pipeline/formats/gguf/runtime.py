@@ -9,6 +9,7 @@ import numpy as np
 
 from pipeline import device as devices
 from pipeline.errors import ModelprepError
+from pipeline.formats.gguf.binding import load_llama_cpp
 from pipeline.runtimes.base import Runtime
 from pipeline.toolchain import llama_cpp_commit
 
@@ -18,14 +19,14 @@ SCORING_BATCH, SCORING_UBATCH = 2048, 512
 
 
 def gpu_offload_supported() -> bool:
-    import llama_cpp
+    llama_cpp = load_llama_cpp()
 
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
 class LlamaCppRuntime(Runtime):
     def __init__(self, gguf: Path, kind: str, device: str, threads: int, n_ctx: int):
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
 
         self.device, self.threads = device, threads
         try:
@@ -81,7 +82,7 @@ class LlamaCppRuntime(Runtime):
         return self.llm.detokenize([token], prev_tokens=previous).decode("utf-8", errors="ignore")
 
     def info(self) -> dict[str, Any]:
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
 
         return {"device": devices.describe(self.device), "runtime": "llama.cpp",
                 "version": f"{llama_cpp_commit()} (llama-cpp-python {llama_cpp.__version__})",
@@ -95,7 +96,7 @@ class _ScoringContext:
     """A llama.cpp context that scores up to `sequences` windows in one decode call, each its own sequence."""
 
     def __init__(self, llm, window: int, threads: int):
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
 
         self.window, self.sequences = window, max(1, SCORING_BATCH // window)
         params = llama_cpp.llama_context_default_params()
@@ -113,13 +114,13 @@ class _ScoringContext:
         return self
 
     def __exit__(self, *exc) -> None:
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
 
         llama_cpp.llama_batch_free(self.batch)
         llama_cpp.llama_free(self.ctx)
 
     def logits(self, windows: np.ndarray) -> list[np.ndarray]:
-        import llama_cpp
+        llama_cpp = load_llama_cpp()
 
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
         batch, count = self.batch, 0

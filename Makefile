@@ -92,12 +92,15 @@ release:
 	    { status=$$?; test $$status = 75 && echo >&2 "modelprep: error: build/.release.lock: another" \
 	      "make release is running in this project; wait for it to end"; exit $$status; }
 
+# modelprep check-build: after a failed repro, going on to sign, pin and index is right only when the
+# failures are variants that missed their gate (their manifests are withdrawn); anything else stops here.
 # dvc checkout --relink: DVC leaves an output it rebuilt with bytes its cache already holds as a second
 # copy beside the cache's; relinking makes it the cache's hard link again (seconds, no rehash).
 release-locked: setup
 	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
 	@modelprep sweep
 	@status=0; dvc repro --keep-going || status=1; \
+	modelprep check-build || exit 1; \
 	dvc checkout --relink --quiet || status=1; \
 	modelprep withdraw || status=1; \
 	modelprep sign || status=1; \

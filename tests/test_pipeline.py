@@ -147,6 +147,18 @@ def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
         assert not (built / "manifests/tiny-llama/Q8_0.json").exists()
         report = run([str(BIN / "modelprep"), "report"], cwd=built, check=False)
         assert report.returncode == 1 and "FAIL" in report.stdout
+        # make release goes on to sign and index after missed gates, and stops after anything else
+        assert run([str(BIN / "modelprep"), "check-build"], cwd=built, check=False).returncode == 0
+        metrics_file = built / "metrics/tiny-llama/Q4_0.json"
+        metrics_file.rename(metrics_file.with_suffix(".kept"))  # as an evaluate stage that failed leaves it
+        try:
+            check = run([str(BIN / "modelprep"), "check-build"], cwd=built, check=False)
+        finally:
+            metrics_file.with_suffix(".kept").rename(metrics_file)
+        assert check.returncode == 1 and "Traceback" not in check.stderr
+        error = check.stderr.strip().splitlines()[-1]
+        assert error.startswith("modelprep: error: dvc.lock: dvc repro left ")
+        assert "evaluate@tiny-llama-Q4_0" in error and "release@tiny-llama-Q8_0" not in error
     assert (built / "manifests/tiny-llama/Q8_0.json").exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.errors import ModelprepError
 from pipeline.layout import Layout
 
 
@@ -66,6 +67,17 @@ def _withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_build(args: argparse.Namespace) -> int:
+    from pipeline.build_check import blocking_stages
+    from pipeline.params import load_params
+
+    blocking = blocking_stages(load_params(args.params), Layout())
+    if blocking:
+        raise ModelprepError("dvc.lock", f"dvc repro left {len(blocking)} stage(s) unbuilt ({', '.join(blocking)}), "
+                                         "not only missed gates: nothing is signed, pinned or indexed")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from pipeline.fileio import sweep_temporaries
     from pipeline.layout import BUILD, MANIFESTS, METRICS, PLOTS
@@ -86,6 +98,9 @@ def register(commands) -> None:
                              "(default: manifests/report.html)")
     report.set_defaults(run=_report)
     commands.add_parser("check-params", help="validate params.yaml and exit").set_defaults(run=_check_params)
+    commands.add_parser("check-build", help="exit 1 naming the stages dvc repro left unbuilt, unless each is the "
+                                            "release of a variant that missed its gate (make release stops there "
+                                            "before signing)").set_defaults(run=_check_build)
     commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records "
                                       "(make release runs it under its lock)").set_defaults(run=_sweep)
     commands.add_parser("withdraw", help="remove the manifests, signatures, provenance and pins of variants that are "

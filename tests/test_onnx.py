@@ -12,6 +12,7 @@ from pipeline.device import cuda_available
 from pipeline.errors import ModelprepError
 from pipeline.evaluate import Reference
 from pipeline.formats.onnx.export import export_onnx
+from pipeline.formats.onnx.feeds import DecoderIO
 from pipeline.formats.onnx.files import DATA_FILE, GENAI_CONFIG, MODEL_FILE, model_bytes
 from pipeline.formats.onnx.inspect import describe_onnx
 from pipeline.formats.onnx.quantize import quantize_onnx
@@ -67,15 +68,19 @@ def test_a_cuda_provider_that_does_not_start_is_an_error_unless_fallback_is_allo
     assert fallback.info()["providers"] == ["CPUExecutionProvider"] and fallback.info()["device"].startswith("cpu:")
 
 
-def test_cached_decoding_gives_the_full_sequence_logits(built):
-    # Scoring runs half a window as prefill, then one token at a time through past key/values; one
-    # full-sequence call of the same graph must give the same logits.
-    runtime = ort(variant_dir(built, "tiny-llama", "onnx-fp32"))
+@pytest.mark.parametrize("variant", ["onnx-fp32", "onnx-int8", "onnx-int4"])
+def test_the_cache_check_passes_a_working_cache_and_fails_a_dropped_past(built, variant, monkeypatch):
+    # Decoding through the past key/values must give the one-call distributions; feeding zeros as
+    # the past (a graph whose present outputs are not wired to its past inputs) must be caught.
     window = Reference.load(built / "build/tiny-llama/reference").inputs[0]
-    stepwise = runtime.next_token_logits(window)
-    full, _ = runtime._step(window, runtime.io.empty_past(), 0)
-    assert stepwise.shape == full.shape == (len(window), 4096)
-    np.testing.assert_allclose(stepwise, full, atol=2e-4)
+    runtime = ort(variant_dir(built, "tiny-llama", variant))
+    whole, _ = runtime._step(window, runtime.io.empty_past(), 0)
+    assert runtime._check_cache(window, whole) < 1e-4
+    real_next_past = DecoderIO.next_past
+    zeroed = lambda io, *args: {name: np.zeros_like(past) for name, past in real_next_past(io, *args).items()}  # noqa: E731
+    monkeypatch.setattr(DecoderIO, "next_past", zeroed)
+    with pytest.raises(ModelprepError, match=r"nats \(KL divergence\) from the whole window's .*cache path is broken"):
+        runtime._check_cache(window, whole)
 
 
 def test_quantized_kld_is_above_fp32_and_within_its_gate(built):

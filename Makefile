@@ -44,8 +44,10 @@ ARLOCAL_DIR := tests/arlocal
 ARLOCAL_STAMP := $(ARLOCAL_DIR)/node_modules/.package-lock.json
 # `make release PIN=kubo|psa|arweave` pins every released package there (default: params.yaml pin.target).
 PIN ?=
+# `make release REMOTE=s3://bucket/prefix`: the shared DVC remote (default: params.yaml remote.url).
+REMOTE ?=
 
-.PHONY: setup llama-tools release release-locked test bench bench-scale constraints clean arlocal
+.PHONY: setup llama-tools release release-locked reproduce test bench bench-scale constraints clean arlocal
 
 setup: $(SETUP_STAMP) $(LLAMA_TOOLS_STAMP)
 
@@ -96,16 +98,38 @@ release:
 # failures are variants that missed their gate (their manifests are withdrawn); anything else stops here.
 # dvc checkout --relink: DVC leaves an output it rebuilt with bytes its cache already holds as a second
 # copy beside the cache's; relinking makes it the cache's hard link again (seconds, no rehash).
+# modelprep repro: dvc repro --keep-going, pulling from and pushing to the shared DVC remote when there is
+# one (params.yaml remote.url; REMOTE=s3://bucket/prefix or REMOTE=/shared/folder overrides it).
+# modelprep collect: the release stages' manifests (DVC outputs under build/) into manifests/.
+# modelprep measure: speed and memory on this machine, beside each manifest; MEASURE=0 skips it and
+# keeps the measured files as they are (make reproduce does: they are per machine).
+MEASURE ?= 1
 release-locked: setup
 	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
 	@modelprep sweep
-	@status=0; dvc repro --keep-going || status=1; \
+	@status=0; modelprep repro $(if $(REMOTE),--remote '$(REMOTE)') || status=1; \
 	modelprep check-build || exit 1; \
 	dvc checkout --relink --quiet || status=1; \
+	modelprep collect || exit 1; \
 	modelprep withdraw || status=1; \
+	$(if $(filter 0,$(MEASURE)),,modelprep measure || status=1;) \
 	modelprep sign || status=1; \
 	modelprep pin $(if $(PIN),--target $(PIN)) || status=1; \
 	modelprep index || status=1; echo; modelprep report || status=1; exit $$status
+
+# A rebuild from scratch must give the committed bytes: this commit cloned into REPRODUCE_DIR, `make release`
+# there with the same signing key (MODELPREP_SIGNING_KEY or ~/.config/modelprep/signing-key.pem) and
+# MEASURE=0, then every tracked file that differs, or untracked one that appeared, is named and it
+# fails. Accuracy figures are the same bytes only on the same CPU family and runtime builds.
+REPRODUCE_DIR ?= $(or $(TMPDIR),/tmp)/modelprep-reproduce
+reproduce:
+	rm -rf $(REPRODUCE_DIR)
+	git clone --quiet . $(REPRODUCE_DIR)
+	$(MAKE) -C $(REPRODUCE_DIR) --no-print-directory release MEASURE=0
+	@cd $(REPRODUCE_DIR) && changed=$$(git status --porcelain) && if test -n "$$changed"; then \
+	    echo >&2 "modelprep: error: the rebuild in $(REPRODUCE_DIR) differs from the commit:"; \
+	    echo >&2 "$$changed"; exit 1; fi
+	@echo "reproduced: a clean rebuild gives the committed manifests, signatures, provenance, index, report and dvc.lock"
 
 # tests/test_report_html.py renders manifests/report.html in headless Chromium (Debian's chromium package);
 # tests/test_oci.py pushes to and pulls from a real OCI registry (Debian's docker-registry, CNCF distribution).

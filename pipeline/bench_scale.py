@@ -27,6 +27,7 @@ import yaml
 
 from pipeline.bench_scoring import calibration_lines, release_lines, scoring_lines
 from pipeline.device import describe
+from pipeline.dvc_cli import dvc_command
 from pipeline.examples.shaped import build_shaped_model
 from pipeline.fileio import read_json, write_text
 from pipeline.gates import Gate
@@ -120,7 +121,7 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     start = time.monotonic()
     with open(project / "repro.log", "a" if resume else "w", encoding="utf-8") as out:
         # --keep-going: a variant that fails (a gate, a check) leaves the others to be measured.
-        code = subprocess.run(["dvc", "repro", "--keep-going"], cwd=project, env=env, stdout=out,
+        code = subprocess.run([dvc_command(), "repro", "--keep-going"], cwd=project, env=env, stdout=out,
                               stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - start
     rows = [json.loads(line) for line in stats.read_text(encoding="utf-8").splitlines()]
@@ -159,8 +160,8 @@ def _seed_examples(layout: Layout, project: Path, env: dict[str, str]) -> None:
     target = Layout(project)
     for path, copy in zip(built, [target.corpus, *(target.example(n) for n in EXAMPLES)], strict=True):
         shutil.copytree(path, copy)
-    subprocess.run(["dvc", "commit", "--force", "--quiet", "corpus", "generate_example"], cwd=project, check=True,
-                   env=env)
+    subprocess.run([dvc_command(), "commit", "--force", "--quiet", "corpus", "generate_example"], cwd=project,
+                   check=True, env=env)
     log(STAGE, f"corpus and example models taken from {layout.root / 'build'} (dvc commit), not rebuilt")
 
 

@@ -53,14 +53,14 @@ def scoring_lines(project: Path, model: str, variants: tuple[str, ...]) -> list[
     formats = {name: v.format.name for name, v in read_variants(settings).items()}
     reference = read_json(built.reference(model) / RECORD_FILE)
     unit = "tokens" if reference["kind"] == "decoder" else "sentences"
-    baseline = reference[f"scoring_{unit}_per_s"]
+    baseline = read_json(built.timing(model, "reference"))[f"scoring_{unit}_per_s"]
     lines = [f"scoring ({unit}/s, {spec.threads} threads): reference (PyTorch, {reference['runtime']['dtype']}) "
              f"{baseline:.1f}", f"{'variant':<16} {'runtime':>10} {'x ref':>7} {'llama-perplexity':>17} {'x l-p':>7}"]
     with tempfile.TemporaryDirectory() as scratch:
         text = Path(scratch) / "eval.txt"
         text.write_text("\n\n".join(read_texts(built.corpus, EVAL_FILE)), encoding="utf-8")
         for variant in variants:
-            rate = read_json(built.performance(model, variant))[f"scoring_{unit}_per_s"]
+            rate = read_json(built.timing(model, variant))[f"scoring_{unit}_per_s"]
             row = f"{variant:<16} {rate:>10.1f} {rate / baseline:>7.2f}"
             if formats[variant] == "gguf" and unit == "tokens":
                 windows = -(-spec.min_tokens // (spec.window - 1))

@@ -12,6 +12,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
+from pipeline.dvc_cli import dvc_command
 from pipeline.errors import ModelprepError
 from pipeline.fileio import read_json
 from pipeline.gates import check_gate, gate_of
@@ -43,7 +44,7 @@ def missed_gates(params: Params, layout: Layout) -> set[str]:
 
 def unbuilt_stages(layout: Layout) -> list[str]:
     """The stages `dvc status` finds out of date, in its order."""
-    status = subprocess.run(["dvc", "status", "--json"], cwd=layout.root, capture_output=True, text=True)
+    status = subprocess.run([dvc_command(), "status", "--json"], cwd=layout.root, capture_output=True, text=True)
     if status.returncode != 0:
         lines = [line for line in status.stderr.splitlines() if line.strip()]
         raise ModelprepError("dvc.yaml", f"dvc status failed: {lines[-1] if lines else 'no output'}")

@@ -93,10 +93,10 @@ def decoder_windows(tokenizer_dir: Path, texts: list[str], window: int, min_toke
 
 
 def write_reference(out_dir: Path, runtime: Runtime, kind: str, inputs: np.ndarray | list[str],
-                    record: dict[str, Any], stage: str) -> None:
+                    record: dict[str, Any], stage: str) -> dict[str, float]:
     """What the reference says about the inputs, written as the comparison reads it: decoders' next-token
     log-probabilities compactly (`logprobs.py`), window by window as the runtime gives them; encoders'
-    embeddings."""
+    embeddings. Returns how fast it scored them (kept out of the record, which must not vary run to run)."""
     start = time.monotonic()
     with atomic_path(out_dir, directory=True) as tmp:
         if kind == "encoder":
@@ -113,7 +113,8 @@ def write_reference(out_dir: Path, runtime: Runtime, kind: str, inputs: np.ndarr
                 progress.advance(len(window))
             writer.close()
         rate = scoring_rate(kind, inputs, time.monotonic() - start)
-        write_json(tmp / RECORD_FILE, {**record, "kind": kind, **rate})
+        write_json(tmp / RECORD_FILE, {**record, "kind": kind})
+    return rate
 
 
 def scoring_rate(kind: str, inputs: np.ndarray | list[str], seconds: float) -> dict[str, float]:

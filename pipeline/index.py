@@ -2,7 +2,10 @@
 
 Rows follow params.yaml's order (models, then GGUF and ONNX variants); a variant without a manifest
 (not built, or not released) has no row. `pins` lists where the package is pinned
-(`manifests/<model>/<variant>.pins.json`): "target status endpoint".
+(`manifests/<model>/<variant>.pins.json`): "target status endpoint". `measured` holds, per host that
+measured the package (`manifests/<model>/<variant>.measured.json`), the device, the runtime, its
+headline rate (decode tokens per second for decoders, sentences per second for encoders) and the
+peak resident memory of the measuring process.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pyarrow as pa
 from pipeline.fileio import atomic_path, write_json
 from pipeline.layout import Layout
 from pipeline.manifest.document import Manifest
+from pipeline.measured import measurements
 from pipeline.pin.pins_file import read_pins
 
 if TYPE_CHECKING:
@@ -23,7 +27,9 @@ if TYPE_CHECKING:
 COLUMNS = {"model": pa.string(), "variant": pa.string(), "format": pa.string(), "kind": pa.string(),
            "precision": pa.string(), "package_cid_v1": pa.string(), "package_cid_v0": pa.string(),
            "bytes": pa.int64(), "files": pa.int64(), "manifest": pa.string(), "pins": pa.list_(pa.string()),
-           "license": pa.string(), "max_context": pa.int64(), "vram_bytes": pa.int64(), "ram_bytes": pa.int64()}
+           "license": pa.string(), "max_context": pa.int64(), "vram_bytes": pa.int64(), "ram_bytes": pa.int64(),
+           "measured": pa.list_(pa.struct([("host", pa.string()), ("device", pa.string()), ("runtime", pa.string()),
+                                           ("rate", pa.float64()), ("peak_rss_bytes", pa.int64())]))}
 
 
 def released_manifests(params: Params, layout: Layout) -> list[Path]:
@@ -48,6 +54,9 @@ def index_rows(params: Params, layout: Layout) -> list[dict[str, Any]]:
             "license": manifest.data.get("identity", {}).get("license"),
             "manifest": path.as_posix(),
             "max_context": longest.context if longest else None,
+            "measured": [{"device": e["device"], "host": e["host"], "rate": float(manifest.kind.rate(e["performance"])),
+                          "peak_rss_bytes": e["performance"]["peak_rss_bytes"], "runtime": e["runtime"]}
+                         for e in measurements(manifest)],
             "model": manifest.model,
             "package_cid_v0": manifest.content.cid_v0,
             "package_cid_v1": cid,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILD, METRICS, MANIFESTS, PLOTS = "build", "metrics", "manifests", "plots"
+BUILD, MANIFESTS = "build", "manifests"
 # Model and variant names are path segments here and keys of DVC's `models.<name>` params paths: a dot
 # would split the key, '/' or '..' would leave the folder, a space would break a stage command.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -59,10 +59,11 @@ class Layout:
         return self.model(model) / "base" / fmt
 
     def plot(self, model: str) -> Path:
-        return self.root / PLOTS / f"{model}.json"
+        """Size against accuracy of every variant (a DVC plot)."""
+        return self.model(model) / "plot.json"
 
     def metrics_dir(self, model: str) -> Path:
-        return self.root / METRICS / model
+        return self.model(model) / "metrics"
 
     # Per model x variant ------------------------------------------------------------------------
     def artifact(self, model: str, variant: str) -> Path:
@@ -70,17 +71,25 @@ class Layout:
         return self.model(model) / "variants" / variant
 
     def metrics(self, model: str, variant: str) -> Path:
+        """The variant's accuracy and size (a DVC metric)."""
         return self.metrics_dir(model) / f"{variant}.json"
 
     def evaluation(self, model: str, variant: str) -> Path:
         """How the variant's figures were measured (devices, evaluation data)."""
         return self.model(model) / "evaluation" / f"{variant}.json"
 
-    def performance(self, model: str, variant: str) -> Path:
-        return self.model(model) / "performance" / f"{variant}.json"
+    def timing(self, model: str, name: str) -> Path:
+        """How fast this machine scored the reference or a variant (`name`) when it last ran that stage.
+        Not a DVC output: outputs must be the same bytes on every build, and a stage DVC restores from
+        its cache leaves none. The benchmarks read them; releases carry `modelprep measure`'s figures."""
+        return self.model(model) / "timings" / f"{name}.json"
 
     def probes(self, model: str, variant: str) -> Path:
         return self.model(model) / "probes" / f"{variant}.json"
+
+    def release_record(self, model: str, variant: str) -> Path:
+        """What the release stage writes (a cached DVC output); `modelprep collect` copies it to `manifest`."""
+        return self.model(model) / "release" / f"{variant}.json"
 
     def manifest(self, model: str, variant: str) -> Path:
         return self.manifests / model / f"{variant}.json"

@@ -25,12 +25,13 @@ from pipeline.manifest.deployment import DeploymentSpec
 from pipeline.pin.targets import PinSpec, read_pin_spec
 from pipeline.probes.build import ProbeSpec
 from pipeline.release import ReleaseSpec, read_release_spec
+from pipeline.remote import RemoteSpec, read_remote
 from pipeline.settings import DEFAULT_PARAMS, SettingsFile
 from pipeline.sources import ModelSpec, pick_model, read_models
 
 # Every top-level key: the sections below, each format's section, and the merged variant list.
 SECTIONS = ("corpus", "examples", "models", "evaluation", "performance", "deployment", "release", "memory",
-            "probes", "pin", "gates", "bench")
+            "probes", "pin", "remote", "gates", "bench")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Params:
     memory: MemorySpec
     probes: ProbeSpec
     pin: PinSpec
+    remote: RemoteSpec
     gates: dict[str, Any]
 
     def model(self, name: str) -> ModelSpec:
@@ -85,5 +87,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         memory=settings.read("memory", read_memory_spec),
         probes=settings.read("probes", ProbeSpec),
         pin=settings.read("pin", read_pin_spec),
+        # Optional, so a params.yaml written before there was a shared remote still loads.
+        remote=settings.read("remote", read_remote) if "remote" in settings.data else RemoteSpec(),
         gates=gates,
     )

@@ -2,7 +2,7 @@
 in a DSSE envelope signed with the builder's key, in `manifests/<model>/<variant>.provenance.json`.
 
 It names what the package was built from and with: the source commit (the newest commit that
-changed a build input (anything but the committed outputs: manifests/, dvc.lock, metrics/, plots/),
+changed a build input (anything but the committed outputs: manifests/ and dvc.lock),
 so committing the outputs does not move it; `uncommitted_changes` when the
 inputs differ from it), the sha256 of params.yaml and dvc.lock, every source-model file with its
 sha256, the llama.cpp source (the pinned llama-cpp-python sdist's sha256 and the llama.cpp commit it
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ from pipeline.manifest import keys
 from pipeline.manifest.document import Manifest, sidecar
 from pipeline.manifest.trust import TrustPolicy
 from pipeline.package import Release
-from pipeline.toolchain import LLAMA_CPP_PYTHON_VERSION, llama_cpp_commit, llama_cpp_tree
+from pipeline.toolchain import (
+    LLAMA_CPP_PYTHON_VERSION,
+    llama_cpp_commit,
+    llama_cpp_tree,
+)
 from pipeline.workspace import COMMITTED_OUTPUTS
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -54,7 +59,10 @@ def source_commit(root: Path) -> dict[str, Any]:
     commit = _git(root, "log", "-1", "--format=%H", "--", *inputs)
     changed = bool(_git(root, "status", "--porcelain", "--untracked-files=no", "--", *inputs)) or not commit
     remote = _git(root, "config", "--get", "remote.origin.url")
-    entry = {"name": "modelprep source", "uri": f"git+{remote}" if remote else "git+file:.",
+    # Only a network remote names the source for someone else; a clone of a local folder would make the
+    # statement (and its signature) depend on where that folder was.
+    shared = re.match(r"[a-z][a-z0-9+.-]*://(?!/)|[^/:]+@[^/:]+:", remote) and not remote.startswith("file:")
+    entry = {"name": "modelprep source", "uri": f"git+{remote}" if shared else "git+file:.",
              "annotations": {"uncommitted_changes": changed}}
     return entry | ({"digest": {"gitCommit": commit}} if commit else {})
 

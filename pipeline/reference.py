@@ -7,7 +7,7 @@ from __future__ import annotations
 from pipeline.corpus import EVAL_FILE, corpus_sha256, read_texts, sentences
 from pipeline.device import resolve_device
 from pipeline.evaluate import EvaluationSpec, decoder_windows, write_reference
-from pipeline.fileio import read_json
+from pipeline.fileio import read_json, write_json
 from pipeline.layout import Layout
 from pipeline.progress import log
 from pipeline.runtimes.torch_hf import TorchReference, torch_cuda_build
@@ -29,6 +29,8 @@ def build_reference(model: str, spec: EvaluationSpec, layout: Layout) -> None:
         "parameters": runtime.parameters(),
         "runtime": runtime.info(),
     }
-    write_reference(layout.reference(model), runtime, kind, inputs, record, stage)
+    rate = write_reference(layout.reference(model), runtime, kind, inputs, record, stage)
     runtime.close()
-    log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}")
+    write_json(layout.timing(model, "reference"), {**rate, "runtime": record["runtime"]})
+    log(stage, f"{len(inputs)} {'windows' if kind == 'decoder' else 'sentences'} on {record['runtime']['device']}, "
+               + ", ".join(f"{k} {v}" for k, v in rate.items()))

@@ -1,12 +1,13 @@
-"""Release records: a variant that passes its gate gets `manifests/<model>/<variant>.json`.
+"""Release records: a variant that passes its gate gets its manifest, `build/<model>/release/<variant>.json`
+(a DVC output, so the run-cache restores it), which `modelprep collect` copies to `manifests/<model>/`.
 
 The record describes the variant; it goes into the variant's package (`package.py`) as
 `modelprep.json`. The manifest is the record plus what must not change the package's bytes: its
-content ids and CAR file, the verification probes, and the figures measured on the build device
-(speed and peak memory vary run to run). It is checked against its published schema
+content ids and CAR file, and the verification probes. It is checked against its published schema
 (`manifests/schema/<record_version>.json`) before it is written.
-Records hold no timestamps and sorted keys, so a rebuild that produces the same bytes produces
-the same record (and the same CIDs), and `git diff manifests/` shows exactly what a rebuild changed.
+Records hold no timestamps, no timings and sorted keys, so a rebuild of the same inputs produces the
+same record (and the same CIDs) on any machine, and `git diff manifests/` shows exactly what a
+rebuild changed. What varies run to run (speed, peak memory) is `modelprep measure`'s (`measure.py`).
 """
 
 from __future__ import annotations
@@ -17,23 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ModelprepError
-from pipeline.evaluate import EvaluationSpec, PerformanceSpec, read_performance
 from pipeline.fileio import read_json, write_json
 from pipeline.formats.base import Variant
 from pipeline.gates import check_gate, gate_dict, gate_of, read_gates
 from pipeline.hardware.gpus import fitting_gpus
-from pipeline.hardware.memory import (
-    MemorySpec,
-    measured_memory,
-    memory_record,
-    read_memory_spec,
-)
+from pipeline.hardware.memory import MemorySpec, memory_record, read_memory_spec
 from pipeline.ipfs.car import CarWriter
 from pipeline.kinds import KINDS
 from pipeline.layout import Layout
 from pipeline.manifest.deployment import DeploymentSpec
 from pipeline.manifest.describe import architecture, file_role
-from pipeline.manifest.document import CONTENT, MEASURED, PROBES
+from pipeline.manifest.document import CONTENT, PROBES
 from pipeline.manifest.schema import check_manifest
 from pipeline.package import V1, digest_files, package_content
 from pipeline.progress import log
@@ -47,7 +42,8 @@ from pipeline.toolchain import tool_versions
 # 5: every file's `role` and `media_type`; `architecture` from the model's config.json.
 # 6: `identity`, `runtimes`, `memory`, `gpu_fit`; the manifest adds `probes` and `measured`.
 # 7: `content.car` gives the CAR's size and blocks (it is written when a pin needs it, not at release).
-RECORD_VERSION = 7
+# 8: no `measured`: speed and memory on a machine are the variant's measured file (`measured.py`).
+RECORD_VERSION = 8
 STAGE = "release"
 
 
@@ -76,16 +72,12 @@ class ReleaseSettings:
     deployment: DeploymentSpec
     release: ReleaseSpec
     memory: MemorySpec
-    evaluation: EvaluationSpec
-    performance: PerformanceSpec
 
     @classmethod
     def read(cls, settings: SettingsFile, model: str, variant: str) -> ReleaseSettings:
-        evaluation = settings.read("evaluation", EvaluationSpec)
         return cls(pick_model(settings.read("models", read_models), model, settings.path),
                    gate_of(settings.read("gates", read_gates), variant), settings.read("deployment", DeploymentSpec),
-                   settings.read("release", read_release_spec), settings.read("memory", read_memory_spec),
-                   evaluation, read_performance(settings, evaluation))
+                   settings.read("release", read_release_spec), settings.read("memory", read_memory_spec))
 
 
 def identity(s: ReleaseSettings, record: dict) -> dict:
@@ -110,20 +102,8 @@ def hardware(variant: Variant, s: ReleaseSettings, record: dict, weights: int, d
             "memory": memory, "runtimes": runtimes}
 
 
-def measured(variant: Variant, s: ReleaseSettings, record: dict, weights: int, artifact: Path,
-             performance_path: Path) -> dict:
-    """Speed and memory on the build device, with the memory estimate for the same workload beside it."""
-    performance = read_json(performance_path)
-    figures = {k: v for k, v in performance.items() if k not in ("runtime", "threads", "repeats")}
-    return {"device": performance["runtime"]["device"], "memory": measured_memory(
-                variant.format.memory, record["kind"], record["architecture"], weights, performance, s.evaluation,
-                s.performance, artifact, performance_path),
-            "performance": figures, "repeats": performance["repeats"], "runtime": performance["runtime"]["runtime"],
-            "threads": performance["threads"]}
-
-
 def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: Layout) -> None:
-    metrics_path, out = layout.metrics(model, variant.name), layout.manifest(model, variant.name)
+    metrics_path, out = layout.metrics(model, variant.name), layout.release_record(model, variant.name)
     metrics, run = read_json(metrics_path), read_json(layout.evaluation(model, variant.name))
     source = read_json(layout.source_record(model))
     kind = KINDS[source["kind"]]
@@ -164,8 +144,7 @@ def release_variant(variant: Variant, model: str, s: ReleaseSettings, layout: La
     disk = sum(entry["size"] for entry in record["files"])
     record.update(identity=identity(s, record), **hardware(variant, s, record, weights, disk, artifact, config))
     content = package_content(digests, record, car)
-    manifest = {**record, CONTENT: content, PROBES: read_json(layout.probes(model, variant.name)),
-                MEASURED: measured(variant, s, record, weights, artifact, layout.performance(model, variant.name))}
+    manifest = {**record, CONTENT: content, PROBES: read_json(layout.probes(model, variant.name))}
     check_manifest(manifest, out)
     write_json(out, manifest)
     log(STAGE, f"{model} {variant.name}: released, record {out}; package {content['package']['cid_v1']} "

@@ -1,7 +1,7 @@
 """The release table `make release` ends with.
 
 The table puts every format side by side: size, accuracy against the fp32 reference, and speed
-and memory on the build device (from each variant's performance record, when it has one).
+and memory on this machine (its entry in each released variant's measured file, when it has one).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pipeline.gates import check_gate, gate_of
 from pipeline.kinds import kind_of
 from pipeline.layout import Layout
 from pipeline.manifest.document import Manifest
+from pipeline.measured import this_host
 from pipeline.progress import human_bytes
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ def release_rows(params: Params, layout: Layout) -> list[Row]:
         for variant in params.variants.values():
             name, fmt = variant.name, variant.format.name
             metrics_path, manifest = layout.metrics(model, name), layout.manifest(model, name)
-            performance_path = layout.performance(model, name)
             if not metrics_path.is_file():
                 rows.append(Row(model, name, fmt, "-", "-", "not measured", "-", "-", "MISSING", "-"))
                 continue
@@ -48,20 +48,22 @@ def release_rows(params: Params, layout: Layout) -> list[Row]:
             kind = kind_of(metrics["accuracy"])
             checks = check_gate(name, kind, gate_of(params.gates, name), metrics["accuracy"])
             passed = all(c.passed for c in checks)
+            measured = None
             if passed and manifest.is_file():
-                gate, output = "PASS", Manifest.load(manifest).artifact.as_posix()
+                document = Manifest.load(manifest)
+                gate, output, measured = "PASS", document.artifact.as_posix(), this_host(document)
             elif passed:
                 gate, output = "PASS", "not released yet"
             else:
                 gate, output = "FAIL", "not released: " + ", ".join(c.brief for c in checks if not c.passed)
-            performance = read_json(performance_path) if performance_path.is_file() else None
-            if performance:
-                rate, latency = kind.speed(performance)
-                speed = f"{rate}, {latency} ({performance['runtime']['device'].split(':', 1)[0]})"
+            speed, memory = "not measured here", "-"
+            if measured:
+                rate, latency = kind.speed(measured["performance"])
+                speed = f"{rate}, {latency} ({measured['device'].split(':', 1)[0]})"
+                memory = human_bytes(measured["performance"]["peak_rss_bytes"])
             rows.append(Row(model, name, fmt, human_bytes(metrics["size"]["bytes"]),
                             f"{metrics['size']['bits_per_weight']:.2f}", kind.accuracy_text(metrics["accuracy"]),
-                            speed if performance else "not measured",
-                            human_bytes(performance["peak_rss_bytes"]) if performance else "-", gate, output))
+                            speed, memory, gate, output))
     return rows
 
 

@@ -20,6 +20,7 @@ from pipeline import formats
 from pipeline.fileio import write_text
 from pipeline.kinds import ModelKind
 from pipeline.manifest.document import Manifest
+from pipeline.measured import measurements
 from pipeline.progress import MIB, human_bytes
 
 MISSING = "—"
@@ -82,9 +83,15 @@ def variants_table(kind: ModelKind, manifests: list[Manifest]) -> str:
     return _table("variants", [_header_row(headers)], manifests, rows)
 
 
+def _measured(manifest: Manifest) -> dict | None:
+    """The figures the page shows: the first host's in the variant's measured file (hosts sorted by name),
+    so the same files give the same page on any machine."""
+    return next(iter(measurements(manifest)), None)
+
+
 def performance_cells(manifest: Manifest) -> list[str]:
-    """Latency, throughput and device, from record version 6's measured block."""
-    measured = manifest.measured
+    """Latency, throughput and device, from the variant's measured file."""
+    measured = _measured(manifest)
     if not measured:
         return [MISSING] * 3
     rate, latency = manifest.kind.speed(measured["performance"])
@@ -121,7 +128,7 @@ def _profile_cells(manifest: Manifest, profiles: list[tuple[int, int]]) -> list[
 
 
 def _measured_memory_cells(manifest: Manifest) -> list[str]:
-    measured = manifest.measured
+    measured = _measured(manifest)
     if not measured:
         return [MISSING, MISSING]
     check = measured["memory"]

@@ -2,7 +2,7 @@
 
 For the benchmarks, which build real-sized models in a project of their own, and the tests, which
 build the examples from scratch: every file git tracks or would track (committed or not, never an
-ignored one), except the outputs the repository commits (dvc.lock, metrics, manifests, plots), so
+ignored one), except the outputs the repository commits (dvc.lock, manifests), so
 every stage really runs. The manifest schema is source kept under manifests/ and comes along, and
 `.tools/` (the pinned llama.cpp tree and its built tools, ignored by git) is linked. Its stages run
 the workspace's own copy of the code (`stage_environment`), so editing this checkout while a long
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipeline.layout import REPO
 
-COMMITTED_OUTPUTS = ("dvc.lock", "metrics", "manifests", "plots")
+COMMITTED_OUTPUTS = ("dvc.lock", "manifests")
 SOURCE_UNDER_OUTPUTS = ("manifests/schema/", "manifests/trusted-keys")
 
 

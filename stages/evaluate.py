@@ -1,6 +1,6 @@
-"""DVC stage: score one variant in its runtime against the stored reference; time it on this device."""
+"""DVC stage: score one variant in its runtime against the stored reference."""
 
-from pipeline.evaluate import EvaluationSpec, read_performance
+from pipeline.evaluate import EvaluationSpec
 from pipeline.formats import read_variant
 from pipeline.probes.build import ProbeSpec
 from pipeline.stage import run_stage
@@ -9,8 +9,7 @@ from pipeline.validate import validate_variant
 
 def run(settings, layout, model, variant):
     evaluation = settings.read("evaluation", EvaluationSpec)
-    validate_variant(read_variant(settings, variant), model, evaluation, read_performance(settings, evaluation),
-                     settings.read("probes", ProbeSpec), layout)
+    validate_variant(read_variant(settings, variant), model, evaluation, settings.read("probes", ProbeSpec), layout)
 
 
 run_stage(__doc__, ("model", "variant"), run)

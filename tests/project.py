@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -44,10 +45,34 @@ def ran_stages(output: str) -> set[str]:
 
 
 def build(dest: Path) -> Path:
+    """A scratch project built as `make release` builds it, up to its manifests: dvc repro, then collect."""
     project = copy_source(dest)
     result = dvc("repro", cwd=project)
     (project / "repro.log").write_text(result.stdout + result.stderr)
+    modelprep("collect", cwd=project)
     return project
+
+
+def modelprep(*args: str, cwd: Path, check: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The `modelprep` command in a project, running that project's own copy of the code."""
+    environment = {**(stage_environment(cwd) if cwd.resolve() != REPO else {}), **(env or {})}
+    return run([str(BIN / "modelprep"), *args], cwd=cwd, check=check, env=environment)
+
+
+_MEASURED: set[Path] = set()
+
+
+def measured_here(project: Path, release: str) -> dict:
+    """This host's entry in a released variant's measured file (`release`: manifests/<model>/<variant>.json);
+    `modelprep measure` runs first, once per project (it skips what this host measured already)."""
+    from pipeline.measured import host
+
+    if project not in _MEASURED:
+        modelprep("measure", cwd=project)
+        _MEASURED.add(project)
+    document = json.loads((project / release.removesuffix(".json")).with_suffix(".measured.json").read_text())
+    return next(entry for entry in document["measured"] if entry["host"] == host())
 
 
 def write_params(path: Path, data: dict) -> None:
@@ -69,11 +94,16 @@ def edited_params(project: Path, edit):
     finally:
         path.write_text(original)
         dvc("repro", cwd=project)
+        modelprep("collect", cwd=project)
 
 
 def signing_key(folder: Path) -> tuple[Path, str]:
     """A new builder key (ECDSA P-256) in `folder`: its PEM file and its public key as consumers name it."""
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
 
     from pipeline.manifest import keys
 

@@ -188,10 +188,36 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["memory"].update(parallel=[1, 1]), ("params.yaml", "'memory.parallel' must list", "each once")),
     (lambda p: p["pin"]["kubo"].update(api="http://user:pw@node:5001"), ("params.yaml", "holds credentials")),
     (lambda p: p["pin"]["psa"].update(endpoint="https://psa.example/api?token=x"), ("params.yaml", "holds a query")),
+    (lambda p: p["remote"].update(url="ftp://cache/builds"), ("params.yaml", "'remote.url' must be s3://", "'ftp'")),
+    (lambda p: p["remote"].update(url="s3://Bad_Bucket/x"), ("params.yaml", "'remote.url' must be s3://<bucket>")),
+    (lambda p: p["remote"].update(url="relative/folder"), ("params.yaml", "'remote.url'", "absolute path")),
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)
     assert_one_error(modelprep(project, "check-params"), *fragments)
+
+
+def test_collect_before_the_build_names_what_is_missing(project):
+    """`modelprep collect` copies what the release stages built; in a project never built it says so, and
+    writes nothing."""
+    before = _files(project)
+    assert_one_error(modelprep(project, "collect"), "build/", "/release/", "is not built: run dvc repro")
+    assert _files(project) == before
+
+
+def test_a_shared_remote_that_does_not_answer(project):
+    """The S3 endpoint of the shared remote refuses connections: pulling its run-cache fails first, naming
+    the remote and the endpoint, before any stage runs; no secret is printed."""
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value", "MODELPREP_S3_ENDPOINT":
+           "http://127.0.0.1:9"}
+    run(["git", "init", "-q"], cwd=project)
+    run([str(BIN / "dvc"), "init", "-q"], cwd=project)
+    (project / "dvc.yaml").write_text("stages:\n  hello:\n    cmd: echo hello > hello.txt\n    outs: [hello.txt]\n")
+    result = modelprep(project, "repro", "--remote", "s3://builds/cache", env=env)
+    assert_one_error(result, "DVC remote 'modelprep'", "dvc pull failed", "Could not connect to the endpoint URL",
+                     "http://127.0.0.1:9/")
+    assert "s3cr3t-value" not in result.stdout + result.stderr
+    assert not (project / "hello.txt").exists()
 
 
 def test_params_not_yaml(project):
@@ -301,7 +327,7 @@ def test_cuda_requested_where_onnx_runtime_has_no_cuda(project, built):
         (project / path).symlink_to(built / path, target_is_directory=True)
     result = stage(project, "evaluate.py", "--model", "tiny-llama", "--variant", "onnx-int8")
     assert_one_error(result, "params.yaml", "'cuda' but ONNX Runtime was installed without CUDA", "CUDA=1")
-    outputs = (LAYOUT.metrics, LAYOUT.evaluation, LAYOUT.performance, LAYOUT.probes)
+    outputs = (LAYOUT.metrics, LAYOUT.evaluation, LAYOUT.probes)
     assert not any((project / output("tiny-llama", "onnx-int8")).exists() for output in outputs)
     assert built_layout.metrics("tiny-llama", "onnx-int8").is_file(), "the built project is untouched"
 

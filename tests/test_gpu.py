@@ -1,6 +1,6 @@
 """The CUDA path: validation on a GPU agrees with the CPU figures. Runs only where CUDA exists.
 
-MODELPREP_GPU_REPORT=DIR keeps each test's figures there (gpu-VARIANT-{metrics,run,performance}.json),
+MODELPREP_GPU_REPORT=DIR keeps each test's figures there (gpu-VARIANT-{metrics,run,timing,performance}.json),
 written before they are checked, so a failing run still shows them.
 """
 
@@ -53,15 +53,21 @@ def build_cuda_reference(built: Path, root: Path) -> None:
 
 
 def validate_on_cuda(built: Path, tmp_path: Path, variant: str):
+    from pipeline.fileio import write_json
+    from pipeline.performance import measure_in_child
     from pipeline.validate import validate_variant
 
     layout = cuda_layout(built, tmp_path, variant)
     params = load_params(built / "params.yaml")
     build_cuda_reference(built, tmp_path)
-    validate_variant(params.variant(variant), MODEL, dataclasses.replace(params.evaluation, device="cuda"),
-                     params.performance, params.probes, layout)
+    evaluation = dataclasses.replace(params.evaluation, device="cuda")
+    validate_variant(params.variant(variant), MODEL, evaluation, params.probes, layout)
+    # What `modelprep measure` runs for the variant's measured file, on CUDA.
+    performance = tmp_path / "performance.json"
+    write_json(performance, measure_in_child(params.variant(variant).format.name, layout.artifact(MODEL, variant),
+                                             layout.reference(MODEL), evaluation, params.performance))
     outputs = {"metrics": layout.metrics(MODEL, variant), "run": layout.evaluation(MODEL, variant),
-               "performance": layout.performance(MODEL, variant)}
+               "timing": layout.timing(MODEL, variant), "performance": performance}
     if report := os.environ.get(REPORT_ENV):
         Path(report).mkdir(parents=True, exist_ok=True)
         for name, path in outputs.items():

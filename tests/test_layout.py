@@ -47,13 +47,12 @@ def _data_paths(layout: Layout, group: str, model: str | None, variant: str | No
                 [layout.artifact(model, variant)])
     if group == "evaluate":
         return ([layout.artifact(model, variant), layout.reference(model), Path("constraints.txt")],
-                [layout.evaluation(model, variant), layout.performance(model, variant), layout.probes(model, variant),
-                 layout.metrics(model, variant)])
+                [layout.evaluation(model, variant), layout.probes(model, variant), layout.metrics(model, variant)])
     if group == "release":
         return ([layout.schema, layout.artifact(model, variant), layout.metrics(model, variant),
-                 layout.evaluation(model, variant), layout.performance(model, variant), layout.probes(model, variant),
+                 layout.evaluation(model, variant), layout.probes(model, variant),
                  layout.source_record(model), layout.hf(model) / "config.json"],
-                [layout.manifest(model, variant)])
+                [layout.release_record(model, variant)])
     if group == "plot":
         return [layout.metrics_dir(model)], [layout.plot(model)]
     raise AssertionError(f"stage group {group} has no entry here: add its layout paths")

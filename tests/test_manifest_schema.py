@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import pytest
 
@@ -25,7 +26,7 @@ def broken(manifest, change):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5, 6, 7)"),
+    (lambda m: m.update(record_version=99), "record_version: unknown schema version 99 (known: 3, 4, 5, 6, 7, 8)"),
     (lambda m: m["files"][0].update(sha256="not-a-hash"), "files.0.sha256: 'not-a-hash' does not match"),
     (lambda m: m.pop("accuracy"), "(top level): 'accuracy' is a required property"),
     (lambda m: m.update(budget=1), "(top level): Additional properties are not allowed ('budget' was unexpected)"),
@@ -54,9 +55,9 @@ def test_a_broken_manifest_is_named_with_the_reason(change, reason, tmp_path):
 
 
 def test_readme_field_table_is_generated_from_the_schema():
-    assert field_docs(7) in (REPO / "README.md").read_text()
-    assert "| `architecture` | yes | Architecture figures" in field_docs(7)
-    assert "| `memory` | yes | Memory per serving profile" in field_docs(7)
+    assert field_docs(8) in (REPO / "README.md").read_text()
+    assert "| `architecture` | yes | Architecture figures" in field_docs(8)
+    assert "| `memory` | yes | Memory per serving profile" in field_docs(8)
 
 
 def test_files_have_roles_and_the_architecture_is_the_configs(built):
@@ -136,3 +137,26 @@ def test_signed_manifests_verify_and_a_changed_byte_or_key_fails(built, tmp_path
     result = run([*modelprep, "sign", "--key", str(rsa_key), str(manifest)], cwd=tmp_path, check=False)
     assert result.returncode == 1 and "rsa.pem: the signing key must be ECDSA P-256, P-384 or P-521" in result.stderr
     assert "not RSAPrivateKey" in result.stderr
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda d: d["measured"][0]["performance"].update(peak_rss_bytes="lots"),
+     "measured.0.performance.peak_rss_bytes: 'lots' is not of type 'number'"),
+    (lambda d: d["measured"][0].pop("host"), "measured.0: 'host' is a required property"),
+    (lambda d: d["measured"][0]["settings"].update(device="tpu"), "measured.0.settings.device: 'tpu' is not one of"),
+])
+def test_a_broken_measured_file_is_named_with_the_reason(change, reason, tmp_path):
+    """The measured figures beside a manifest are checked against manifests/schema/measured.json wherever
+    they are read (the index, the release table and page): one line naming the file and the problem."""
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    path = tmp_path / "manifests/tiny-llama/Q8_0.measured.json"
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+    result = run([str(BIN / "modelprep"), "index"], cwd=tmp_path, check=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("modelprep: error: manifests/tiny-llama/Q8_0.measured.json: not a measured-figures "
+                               "file: ") and reason in lines[0]
+    assert (tmp_path / "manifests/index.json").read_bytes() == (REPO / "manifests/index.json").read_bytes()

@@ -24,8 +24,9 @@ from pipeline.hardware.memory import (
     memory_record,
     serving_workloads,
 )
+from pipeline.layout import Layout
 from pipeline.manifest.describe import architecture
-from tests.project import RELEASES
+from tests.project import RELEASES, measured_here
 
 # Mistral-7B: 32 layers, 4096 wide, FFN 14336, 32 query and 8 KV heads of 128, 32000 tokens.
 MISTRAL_7B = Architecture(layers=32, hidden_size=4096, ffn_size=14336, heads=32, kv_heads=8, head_size=128,
@@ -120,13 +121,14 @@ def test_profiles_stop_at_the_trained_context():
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_estimate_agrees_with_the_measured_peak(built, release):
-    """Each example variant, as validation measured it: the estimate for that workload against the
-    peak RSS of the measuring process minus its RSS before the model loaded."""
+    """Each example variant, as `modelprep measure` measured it on this host: the estimate for that workload
+    against the peak RSS of the measuring process minus its RSS before the model loaded."""
     manifest = json.loads((built / release).read_text())
-    memory, performance = manifest["measured"]["memory"], manifest["measured"]["performance"]
+    entry = measured_here(built, release)
+    memory, performance = entry["memory"], entry["performance"]
     measured = performance["peak_rss_bytes"] - performance["baseline_rss_bytes"]
     estimator = formats.get(manifest["format"]).memory
-    metrics = json.loads((built / "metrics" / release.removeprefix("manifests/")).read_text())
+    metrics = json.loads(Layout(built).metrics(manifest["model"], manifest["variant"]).read_text())
     estimate = estimator.estimate(Architecture.of(manifest["architecture"]), manifest["kind"],
                                   metrics["size"]["bytes"], [Workload(**memory["workload"])],
                                   built / manifest["artifact"])[0].ram_bytes

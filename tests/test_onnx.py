@@ -29,7 +29,7 @@ def variant_dir(built, model, variant):
 
 
 def metrics(built, model, variant):
-    return json.loads((built / "metrics" / model / f"{variant}.json").read_text())["accuracy"]
+    return json.loads(Layout(built).metrics(model, variant).read_text())["accuracy"]
 
 
 def ort(folder, kind="decoder", device="cpu", allow_cpu_fallback=False):

@@ -16,8 +16,23 @@ import numpy as np
 
 from pipeline.fileio import dumps_json, sha256_file
 from pipeline.layout import Layout
-from pipeline.manifest.document import MEASURED
-from tests.project import BIN, GGUF_VARIANTS, MODELS, SHIPPED, VARIANTS, build, dvc, edited_params, ran_stages, run
+from pipeline.workspace import copy_source
+from tests.project import (
+    BIN,
+    GGUF_VARIANTS,
+    MODELS,
+    RELEASES,
+    SHIPPED,
+    VARIANTS,
+    build,
+    dvc,
+    edited_params,
+    measured_here,
+    modelprep,
+    ran_stages,
+    run,
+    signing_key,
+)
 
 
 def gguf(project: Path, model: str, variant: str) -> Path:
@@ -25,7 +40,7 @@ def gguf(project: Path, model: str, variant: str) -> Path:
 
 
 def metrics(project: Path, model: str, variant: str) -> dict:
-    return json.loads((project / "metrics" / model / f"{variant}.json").read_text())["accuracy"]
+    return json.loads(Layout(project).metrics(model, variant).read_text())["accuracy"]
 
 
 def test_every_variant_is_released_with_a_true_record(built):
@@ -65,6 +80,7 @@ def test_every_variant_is_released_with_a_true_record(built):
 
 
 def test_release_table_lists_every_variant(built):
+    measured_here(built, RELEASES[0])  # the table's speed and memory are this host's measured figures
     result = run([str(BIN / "modelprep"), "report"], cwd=built)
     rows = [line for line in result.stdout.splitlines() if line.startswith(MODELS)]
     assert len(rows) == len(MODELS) * len(VARIANTS)
@@ -114,8 +130,8 @@ def test_generated_decoder_learned_its_text(built):
 def test_metrics_and_plots_are_dvc_metrics(built):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=built).stdout)
     files = next(iter(shown.values()))["data"]
-    assert files["metrics/tiny-llama/Q4_0.json"]["data"]["accuracy"]["mean_kld"] > 0
-    points = json.loads((built / "plots/tiny-llama.json").read_text())
+    assert files["build/tiny-llama/metrics/Q4_0.json"]["data"]["accuracy"]["mean_kld"] > 0
+    points = json.loads(Layout(built).plot("tiny-llama").read_text())
     assert [p["variant"] for p in points] == list(VARIANTS)
     assert points[0]["size_mib"] > points[1]["size_mib"] > points[2]["size_mib"]
 
@@ -144,12 +160,15 @@ def test_a_missed_gate_fails_its_stage_and_releases_nothing(built):
         result = dvc("repro", "--keep-going", cwd=built, check=False)  # as make release runs it
         assert result.returncode != 0
         assert f"mean KL divergence {measured:g} FAILS the gate (at most 1e-09, max_mean_kld)" in result.stderr
+        assert not Layout(built).release_record("tiny-llama", "Q8_0").exists()
+        collected = modelprep("collect", cwd=built).stdout
+        assert "manifests/tiny-llama/Q8_0.json: not released" in collected
         assert not (built / "manifests/tiny-llama/Q8_0.json").exists()
         report = run([str(BIN / "modelprep"), "report"], cwd=built, check=False)
         assert report.returncode == 1 and "FAIL" in report.stdout
         # make release goes on to sign and index after missed gates, and stops after anything else
         assert run([str(BIN / "modelprep"), "check-build"], cwd=built, check=False).returncode == 0
-        metrics_file = built / "metrics/tiny-llama/Q4_0.json"
+        metrics_file = Layout(built).metrics("tiny-llama", "Q4_0")
         metrics_file.rename(metrics_file.with_suffix(".kept"))  # as an evaluate stage that failed leaves it
         try:
             check = run([str(BIN / "modelprep"), "check-build"], cwd=built, check=False)
@@ -204,34 +223,125 @@ def test_killed_stage_leaves_nothing_and_reruns_cleanly(built):
             out.with_name("kept").rename(out)
 
 
+
 def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
+    """Everything a rebuild commits is the same bytes: artifacts, manifests, their signatures and
+    provenance (same key), dvc.lock, and the plots and metrics DVC caches."""
     second = build(tmp_path_factory.mktemp("build-b"))
+    key, _ = signing_key(tmp_path_factory.mktemp("key"))
     layout = Layout(Path("."))
     folders = [layout.artifact(m, v) for m in MODELS for v in VARIANTS]
     folders += [layout.base(m, fmt) for m in MODELS for fmt in ("gguf", "onnx")]
-    artifacts = []
+    files = []
     for folder in (f.as_posix() for f in folders):
-        files = sorted(p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file())
-        assert files == sorted(p.relative_to(second).as_posix() for p in (second / folder).rglob("*") if p.is_file())
-        artifacts += files
-    artifacts.append("build/examples/tiny-llama/model.safetensors")
-    for name in artifacts:
+        listed = sorted(p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file())
+        assert listed == sorted(p.relative_to(second).as_posix() for p in (second / folder).rglob("*") if p.is_file())
+        files += listed
+    files += ["build/examples/tiny-llama/model.safetensors", "dvc.lock"]
+    files += [layout.plot(m).as_posix() for m in MODELS]
+    files += [layout.metrics(m, v).as_posix() for m in MODELS for v in VARIANTS]
+    signed = []
+    for project in (built, second):
+        manifests = [str(project / f"manifests/{m}/{v}.json") for m in MODELS for v in VARIANTS]
+        modelprep("sign", "--key", str(key), *manifests, cwd=project)
+        names = (p.relative_to(project).as_posix() for p in (project / "manifests").glob("*/*.json"))
+        # Measured files are per host (another test may have measured one project); bundles are checked below.
+        signed.append(sorted(n for n in names if not n.endswith((".measured.json", ".sigstore.json"))))
+    assert signed[0] == signed[1]
+    sidecars = signed[0]
+    assert len(sidecars) == 3 * len(MODELS) * len(VARIANTS), "manifest, signature and provenance of each variant"
+    for name in files + sidecars:
         assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
-    for name in (f"manifests/{m}/{v}.json" for m in MODELS for v in VARIANTS):
-        # Everything but what was measured on the device (timings, peak memory), probes included.
-        first, again = (json.loads((root / name).read_text()) for root in (built, second))
-        assert set(first.pop(MEASURED)) == set(again.pop(MEASURED))
-        assert first == again, f"{name} differs between clean builds"
+    # OpenSSF bundles hold randomised ECDSA signatures: not the same bytes, and `sign` keeps one that verifies.
+    bundle = "manifests/tiny-llama/Q4_0.sigstore.json"
+    assert (built / bundle).read_bytes() != (second / bundle).read_bytes()
+    shutil.copy(second / bundle, built / bundle)
+    modelprep("sign", "--key", str(key), str(built / "manifests/tiny-llama/Q4_0.json"), cwd=built)
+    assert (built / bundle).read_bytes() == (second / bundle).read_bytes()
 
 
-def test_memory_is_measured_as_the_model_takes_it(built):
-    """Peak memory of the measuring process, and its memory with the runtime loaded but not the model:
-    the model's share covers at least its weights (llama.cpp touches every mmapped page; ONNX Runtime
-    reads every initializer)."""
+def test_every_stage_is_restored_from_the_run_cache(built):
+    """With the workspace's outputs and dvc.lock gone (a fresh clone sharing the DVC cache), dvc repro runs
+    no stage command: each is restored from DVC's run-cache, metrics and plots too, with the same bytes."""
+    layout = Layout(built)
+    lock = (built / "dvc.lock").read_bytes()
+    manifests = {p: p.read_bytes() for p in (built / "manifests").glob("*/*.json")}
+    shutil.move(built / "build", built / "build.kept")
+    (built / "dvc.lock").unlink()
+    try:
+        result = dvc("repro", cwd=built)
+        assert ran_stages(result.stdout) == set()
+        restored = re.findall(r"Stage '([^']+)' is cached - skipping run", result.stdout)
+        assert len(restored) == len(dvc("stage", "list", "--name-only", cwd=built).stdout.split())
+        assert (built / "dvc.lock").read_bytes() == lock
+        assert layout.metrics("tiny-llama", "Q4_0").is_file() and layout.plot("all-minilm-l6-v2").is_file()
+        modelprep("collect", cwd=built)
+        assert {p: p.read_bytes() for p in (built / "manifests").glob("*/*.json")} == manifests
+    finally:
+        if (built / "build.kept").exists():
+            shutil.rmtree(built / "build", ignore_errors=True)
+            shutil.move(built / "build.kept", built / "build")
+            (built / "dvc.lock").write_bytes(lock)
+
+
+def test_measure_records_speed_and_memory_beside_each_manifest(built):
+    """`modelprep measure`: one entry per host in each variant's measured file, the model's share of peak
+    memory covering its weights (llama.cpp touches every mmapped page; ONNX Runtime reads every
+    initializer); a second run on the same host measures nothing; a rebuilt package drops the entries."""
+    for path in (built / "manifests").glob("*/*.measured.json"):
+        path.unlink()
+    first = modelprep("measure", cwd=built).stdout
+    assert f"measured {len(MODELS) * len(VARIANTS)} variants; 0 already measured" in first
     for model in MODELS:
         for variant in VARIANTS:
-            figures = json.loads((built / f"build/{model}/performance/{variant}.json").read_text())
-            record = json.loads((built / f"manifests/{model}/{variant}.json").read_text())
-            weights = sum(f["size"] for f in record["files"] if f["path"].endswith((".gguf", ".onnx", ".onnx.data")))
+            manifest = json.loads((built / f"manifests/{model}/{variant}.json").read_text())
+            document = json.loads((built / f"manifests/{model}/{variant}.measured.json").read_text())
+            assert document["package_cid_v1"] == manifest["content"]["package"]["cid_v1"]
+            [entry] = document["measured"]
+            figures = entry["performance"]
+            weights = sum(f["size"] for f in manifest["files"] if f["path"].endswith((".gguf", ".onnx", ".onnx.data")))
             assert 20 * 2**20 < figures["baseline_rss_bytes"] < figures["peak_rss_bytes"]
             assert figures["peak_rss_bytes"] - figures["baseline_rss_bytes"] >= 0.9 * weights, (model, variant)
+            assert entry["memory"]["measured_bytes"] == figures["peak_rss_bytes"] - figures["baseline_rss_bytes"]
+            assert entry["settings"]["threads"] == SHIPPED.evaluation.threads
+    measured = built / "manifests/tiny-llama/Q4_0.measured.json"
+    before = measured.read_bytes()
+    again = modelprep("measure", cwd=built).stdout
+    assert f"measured 0 variants; {len(MODELS) * len(VARIANTS)} already measured" in again
+    assert measured.read_bytes() == before
+    # Figures of another package (as after a rebuild with other bytes) describe nothing released.
+    document = json.loads(before)
+    document["package_cid_v1"] = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    measured.write_text(json.dumps(document))
+    assert "measured 1 variants" in modelprep("measure", cwd=built).stdout
+    assert json.loads(measured.read_text())["package_cid_v1"] == json.loads(before)["package_cid_v1"]
+
+
+def test_a_second_clone_restores_every_stage_from_the_shared_remote(built, tmp_path):
+    """`modelprep repro` (make release) with an S3 remote: the first project pushes its outputs and run-cache
+    to a real S3 server process; a second clone of the source (no build, no dvc.lock, its own empty cache)
+    pulls and runs no stage command, and ends with the same dvc.lock and manifests."""
+    import boto3
+
+    from tests.servers.s3 import MotoS3
+
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    with MotoS3() as s3:
+        env["MODELPREP_S3_ENDPOINT"] = s3.url
+        boto3.client("s3", endpoint_url=s3.url, aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket="builds")
+        remote = "s3://builds/modelprep/cache"
+        first = modelprep("repro", "--remote", remote, cwd=built, env=env)
+        assert ran_stages(first.stdout) == set(), "the built project had nothing to build"
+        clone = copy_source(tmp_path / "clone", built)  # the same source, as a clone of the same commit
+        second = modelprep("repro", "--remote", remote, cwd=clone, env=env)
+        assert ran_stages(second.stdout) == set()
+        restored = re.findall(r"Stage '([^']+)' is cached - skipping run", second.stdout)
+        assert len(restored) == len(dvc("stage", "list", "--name-only", cwd=clone).stdout.split())
+        assert (clone / "dvc.lock").read_bytes() == (built / "dvc.lock").read_bytes()
+        modelprep("collect", cwd=clone)
+        for release in RELEASES:
+            assert (clone / release).read_bytes() == (built / release).read_bytes(), release
+        # The remote is this machine's setting: the committed DVC config does not name it.
+        assert remote not in (clone / ".dvc/config").read_text()
+        assert remote in (clone / ".dvc/config.local").read_text()

@@ -38,12 +38,14 @@ def test_publish_uploads_every_manifest_signature_schema_and_index_once():
                  "tiny-llama/Q8_0.sig.json": REPO / "manifests/tiny-llama/Q8_0.sig.json",
                  "tiny-llama/Q8_0.sigstore.json": REPO / "manifests/tiny-llama/Q8_0.sigstore.json",
                  "tiny-llama/Q8_0.provenance.json": REPO / "manifests/tiny-llama/Q8_0.provenance.json",
+                 "tiny-llama/Q8_0.measured.json": REPO / "manifests/tiny-llama/Q8_0.measured.json",
                  "all-minilm-l6-v2/onnx-int4.json": REPO / "manifests/all-minilm-l6-v2/onnx-int4.json"}
         stored = {o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"]}
         schemas = len(list((REPO / "manifests/schema").glob("*.json")))
-        # index.json and .parquet, the schemas, and per release its manifest, signature, package signature and
-        # provenance (nothing is pinned)
-        assert len(stored) == 2 + schemas + len(RELEASES) * 4 and f"published: {len(stored)} uploaded, 0 already" in first
+        # index.json and .parquet, the schemas, and per release its manifest, signature, package signature,
+        # provenance and measured figures (nothing is pinned)
+        assert len(stored) == 2 + schemas + len(RELEASES) * 5
+        assert f"published: {len(stored)} uploaded, 0 already" in first
         for name, path in local.items():
             got = client.get_object(Bucket="registry", Key=f"models/{name}")
             assert got["Body"].read() == path.read_bytes()
@@ -79,7 +81,8 @@ def test_a_withdrawn_variant_leaves_the_manifests_folder_and_the_bucket(tmp_path
 
         (folder / "Q4_0.json").unlink()
         withdrawn = run([modelprep, "withdraw"], cwd=tmp_path).stdout
-        gone = [f"Q4_0{suffix}" for suffix in (".pins.json", ".provenance.json", ".sig.json", ".sigstore.json")]
+        gone = [f"Q4_0{suffix}" for suffix in (".pins.json", ".provenance.json", ".sig.json", ".sigstore.json",
+                                                ".measured.json")]
         assert withdrawn.startswith("withdrawn tiny-llama Q4_0: no longer released; removed ")
         assert all(f"manifests/tiny-llama/{name}" in withdrawn for name in gone)
         assert f"its package {cid} stays pinned at kubo http://127.0.0.1:5001" in withdrawn
@@ -94,4 +97,4 @@ def test_a_withdrawn_variant_leaves_the_manifests_folder_and_the_bucket(tmp_path
         # The index (json and parquet) no longer lists it; nothing else changed.
         assert published.endswith("published: 2 uploaded, "
                                   f"{len(after) - 2 - 3} already there with the same sha256, "
-                                  "5 of variants no longer released deleted\n")
+                                  "6 of variants no longer released deleted\n")

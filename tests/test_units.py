@@ -117,7 +117,7 @@ def test_type_table_matches_the_linked_llama_cpp():
     for t in FILE_TYPES.values():
         constant = "LLAMA_FTYPE_ALL_F32" if t.name == "F32" else f"LLAMA_FTYPE_MOSTLY_{t.name}"
         assert getattr(llama_cpp, constant) == t.ftype, t.name
-    schema = json.loads((REPO / "manifests/schema/7.json").read_text())
+    schema = json.loads((REPO / "manifests/schema/8.json").read_text())
     assert {t.precision for t in FILE_TYPES.values()} <= set(
         schema["properties"]["quantization"]["properties"]["precision"]["enum"])
 

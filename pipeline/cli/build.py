@@ -67,6 +67,48 @@ def _withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repro(args: argparse.Namespace) -> int:
+    from pipeline.params import load_params
+    from pipeline.remote import repro
+
+    url = args.remote if args.remote is not None else load_params(args.params).remote.url
+    return 1 if repro(Path("."), url) else 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from pipeline.collect import collect
+    from pipeline.params import load_params
+
+    counts: dict[str, int] = {}
+    for entry in collect(load_params(args.params), Layout()):
+        counts[entry.change] = counts.get(entry.change, 0) + 1
+        if entry.change != "unchanged":
+            print(f"{entry.manifest.as_posix()}: {entry.change}")
+    print("manifests: " + ", ".join(f"{count} {change}" for change, count in counts.items()))
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from pipeline.measure import measure_released
+    from pipeline.measured import host
+    from pipeline.params import load_params
+    from pipeline.progress import human_bytes
+
+    params = load_params(args.params)
+    fresh = kept = 0
+    print(f"measuring released variants on {host()}")
+    for entry in measure_released(params, Layout()):
+        if not entry.fresh:
+            kept += 1
+            continue
+        fresh += 1
+        rate, latency = entry.kind.speed(entry.entry["performance"])
+        print(f"{entry.manifest.as_posix()}: {rate}, {latency}, peak RSS "
+              f"{human_bytes(entry.entry['performance']['peak_rss_bytes'])} on {entry.entry['device']}")
+    print(f"measured {fresh} variants; {kept} already measured on this host for the same package and workload")
+    return 0
+
+
 def _check_build(args: argparse.Namespace) -> int:
     from pipeline.build_check import blocking_stages
     from pipeline.params import load_params
@@ -80,10 +122,10 @@ def _check_build(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from pipeline.fileio import sweep_temporaries
-    from pipeline.layout import BUILD, MANIFESTS, METRICS, PLOTS
+    from pipeline.layout import BUILD, MANIFESTS
     from pipeline.progress import human_bytes
 
-    count, freed = sweep_temporaries([Path(name) for name in (BUILD, MANIFESTS, METRICS, PLOTS)])
+    count, freed = sweep_temporaries([Path(name) for name in (BUILD, MANIFESTS)])
     if count:
         print(f"removed {count} temporaries of interrupted stages ({human_bytes(freed)})")
     return 0
@@ -103,6 +145,20 @@ def register(commands) -> None:
                                             "before signing)").set_defaults(run=_check_build)
     commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records "
                                       "(make release runs it under its lock)").set_defaults(run=_sweep)
+    repro = commands.add_parser("repro", help="dvc repro --keep-going with the shared DVC remote (params.yaml "
+                                              "remote.url): stages it holds a run of are restored, not run, and "
+                                              "what was built is pushed with the run-cache after; make release "
+                                              "runs it; exit 1 if a stage failed")
+    repro.add_argument("--remote", help="the shared remote instead of params.yaml's: s3://bucket/prefix or an "
+                                        "absolute folder path; '' for none")
+    repro.set_defaults(run=_repro)
+    commands.add_parser("collect", help="copy each released variant's manifest from build/ (the release stage's DVC "
+                                        "output) into manifests/, and drop those of variants that missed their "
+                                        "gate; make release runs it after dvc repro").set_defaults(run=_collect)
+    commands.add_parser("measure", help="measure every released variant's speed and memory on this machine into "
+                                        "manifests/<model>/<variant>.measured.json (one entry per host; a variant "
+                                        "already measured here for the same package and workload is skipped); "
+                                        "make release runs it unless MEASURE=0").set_defaults(run=_measure)
     commands.add_parser("withdraw", help="remove the manifests, signatures, provenance and pins of variants that are "
                                          "no longer released (their gate failed, or params.yaml dropped them); "
                                          "make release runs it").set_defaults(run=_withdraw)

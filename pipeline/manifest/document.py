@@ -2,8 +2,9 @@
 commands and registries read from it.
 
 The manifest is the package record (what the package holds as `modelprep.json`) plus what must not
-change the package's bytes: `content` (its CIDs and CAR), `probes` and `measured`. Older record
-versions lack some blocks; their views are empty (no memory profiles) or None (no measured figures).
+change the package's bytes: `content` (its CIDs and CAR) and `probes` (record versions 6 and 7 also
+held `measured`, now a sidecar: `measured.py`). Older record versions lack some blocks; their views
+are empty (no memory profiles).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pipeline.layout import NAME
 
 CONTENT, PROBES, MEASURED = "content", "probes", "measured"
 # Manifest keys kept out of the package's record: content ids cannot be inside what they hash, and
-# probes and measured figures may change (another build device) without changing the package.
+# probes may change (another build device) without changing the package; `measured` is only in
+# record versions 6 and 7.
 MANIFEST_ONLY = (CONTENT, PROBES, MEASURED)
 
 
@@ -63,7 +65,7 @@ class Profile:
 # What lies beside a manifest (<variant>.json), named after it: its signature (signing.py), its package's
 # OpenSSF signature (openssf.py), its signed provenance (provenance.py) and its pins (pin/pins_file.py).
 SIDECARS = {"signature": ".sig.json", "package signature": ".sigstore.json", "provenance": ".provenance.json",
-            "pins": ".pins.json"}
+            "pins": ".pins.json", "measured": ".measured.json"}
 
 
 def sidecar(manifest: Path, kind: str) -> Path:
@@ -200,10 +202,6 @@ class Manifest:
     @property
     def probes(self) -> Any:
         return self.data.get(PROBES)
-
-    @property
-    def measured(self) -> dict[str, Any] | None:
-        return self.data.get(MEASURED)
 
     def choose_profile(self, context: int | None, parallel: int) -> Profile | None:
         """The smallest profile of `parallel` sequences that holds `context` tokens each (default: the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +25,10 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{port}"
 
     def __enter__(self):
-        self.process = subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, not a pipe: a server that logs every request (moto, per S3 call) would fill an
+        # unread pipe and block mid-answer.
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -33,7 +37,8 @@ class ServerProcess:
             except (urllib.error.URLError, ConnectionError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.process.kill()
-                    raise RuntimeError(f"{self.name} did not start: {self.process.stderr.read().decode()[-2000:]}")
+                    self.log.seek(0)
+                    raise RuntimeError(f"{self.name} did not start: {self.log.read().decode()[-2000:]}")
                 time.sleep(0.2)
 
     def __exit__(self, *exc):
@@ -42,3 +47,4 @@ class ServerProcess:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()

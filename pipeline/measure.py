@@ -23,6 +23,7 @@ from pipeline.layout import Layout
 from pipeline.manifest.document import Manifest
 from pipeline.measured import host, measurements, record_measurement
 from pipeline.performance import measure_in_child
+from pipeline.progress import StepProgress
 
 if TYPE_CHECKING:
     from pipeline.params import Params
@@ -44,15 +45,19 @@ def settings_of(params: Params) -> dict[str, Any]:
 
 def measure_released(params: Params, layout: Layout) -> Iterator[Measured]:
     here, settings = host(), settings_of(params)
-    for path in released_manifests(params, layout):
+    paths = released_manifests(params, layout)
+    progress = StepProgress("measure", f"on {here}", len(paths), "variants", interval=0.0)
+    for path in paths:
         manifest = Manifest.load(path)
         known = next((e for e in measurements(manifest) if e["host"] == here and e["settings"] == settings), None)
         if known:
-            yield Measured(path, manifest.kind, known, False)
-            continue
-        entry = {"host": here, "settings": settings, **_measure(params, layout, manifest)}
-        record_measurement(manifest, entry)
-        yield Measured(path, manifest.kind, entry, True)
+            measured = Measured(path, manifest.kind, known, False)
+        else:
+            entry = {"host": here, "settings": settings, **_measure(params, layout, manifest)}
+            record_measurement(manifest, entry)
+            measured = Measured(path, manifest.kind, entry, True)
+        progress.advance(note=f" ({manifest.model} {manifest.variant}{'' if measured.fresh else ': already measured'})")
+        yield measured
 
 
 def _measure(params: Params, layout: Layout, manifest: Manifest) -> dict[str, Any]:

@@ -90,13 +90,11 @@ def _collect(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     from pipeline.measure import measure_released
-    from pipeline.measured import host
     from pipeline.params import load_params
     from pipeline.progress import human_bytes
 
     params = load_params(args.params)
     fresh = kept = 0
-    print(f"measuring released variants on {host()}")
     for entry in measure_released(params, Layout()):
         if not entry.fresh:
             kept += 1

@@ -163,7 +163,7 @@ def test_gptq_variant_builds_and_validates_on_the_cpu(built):
     with edited_params(built, enable_gptq):
         result = dvc("repro", "release@tiny-llama-onnx-int4-gptq", cwd=built)
         assert ran_stages(result.stdout) == stages
-        record = json.loads((built / "manifests/tiny-llama/onnx-int4-gptq.json").read_text())
+        record = json.loads(Layout(built).release_record("tiny-llama", "onnx-int4-gptq").read_text())
         assert record["quantization"]["method"] == "weight-only GPTQ"
         # The params' block size and compute type reach every 4-bit matrix of the graph.
         spec = load_params(built / "params.yaml").variant("onnx-int4-gptq").settings.settings

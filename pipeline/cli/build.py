@@ -77,6 +77,7 @@ def _repro(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     from pipeline.collect import collect
+    from pipeline.lockfile import tidy_lock
     from pipeline.params import load_params
 
     counts: dict[str, int] = {}
@@ -85,6 +86,9 @@ def _collect(args: argparse.Namespace) -> int:
         if entry.change != "unchanged":
             print(f"{entry.manifest.as_posix()}: {entry.change}")
     print("manifests: " + ", ".join(f"{count} {change}" for change, count in counts.items()))
+    stale = tidy_lock(Path("."))
+    print(f"dvc.lock: one entry per stage of dvc.yaml, sorted ({stale} stale entries dropped)" if stale
+          else "dvc.lock: one entry per stage of dvc.yaml, sorted")
     return 0
 
 
@@ -151,8 +155,9 @@ def register(commands) -> None:
                                         "absolute folder path; '' for none")
     repro.set_defaults(run=_repro)
     commands.add_parser("collect", help="copy each released variant's manifest from build/ (the release stage's DVC "
-                                        "output) into manifests/, and drop those of variants that missed their "
-                                        "gate; make release runs it after dvc repro").set_defaults(run=_collect)
+                                        "output) into manifests/, drop those of variants that missed their gate, "
+                                        "and write dvc.lock as a clean build would (one entry per stage, sorted); "
+                                        "make release runs it after dvc repro").set_defaults(run=_collect)
     commands.add_parser("measure", help="measure every released variant's speed and memory on this machine into "
                                         "manifests/<model>/<variant>.measured.json (one entry per host; a variant "
                                         "already measured here for the same package and workload is skipped); "

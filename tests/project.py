@@ -75,6 +75,25 @@ def measured_here(project: Path, release: str) -> dict:
     return next(entry for entry in document["measured"] if entry["host"] == host())
 
 
+def lock_differences(a: Path, b: Path) -> list[str]:
+    """The stages whose dvc.lock entries differ between two projects, each with the paths or keys that
+    differ: an assertion message that says where two builds parted (a whole-file diff is cut short)."""
+    stages = [yaml.safe_load((p / "dvc.lock").read_text())["stages"] for p in (a, b)]
+    found = []
+    for name in sorted(stages[0].keys() | stages[1].keys()):
+        first, second = (s.get(name) or {} for s in stages)
+        if first == second:
+            continue
+        parts = []
+        for key in ("deps", "outs"):
+            entries = [{e["path"]: e for e in stage.get(key, [])} for stage in (first, second)]
+            parts += [path for path in entries[0].keys() | entries[1].keys()
+                      if entries[0].get(path) != entries[1].get(path)]
+        parts += [key for key in ("cmd", "params") if first.get(key) != second.get(key)]
+        found.append(f"{name}: {', '.join(sorted(set(parts))) or 'missing'}")
+    return found
+
+
 def write_params(path: Path, data: dict) -> None:
     """params.yaml from its data; the top-level `variants` merges the formats' as the shipped file's anchors do."""
     data["variants"] = {**data["gguf"]["variants"], **data["onnx"]["variants"]}

@@ -27,6 +27,7 @@ from tests.project import (
     build,
     dvc,
     edited_params,
+    lock_differences,
     measured_here,
     modelprep,
     ran_stages,
@@ -247,6 +248,7 @@ def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
     # other tests add them to the first project; OpenSSF bundles are checked below).
     sidecars = [f"manifests/{m}/{v}{suffix}" for m in MODELS for v in VARIANTS
                 for suffix in (".json", ".sig.json", ".provenance.json")]
+    assert lock_differences(built, second) == []
     for name in files + sidecars:
         assert sha256_file(built / name) == sha256_file(second / name), f"{name} differs between clean builds"
     # OpenSSF bundles hold randomised ECDSA signatures: not the same bytes, and `sign` keeps one that verifies.
@@ -257,12 +259,15 @@ def test_two_clean_builds_give_identical_bytes(built, tmp_path_factory):
     assert (built / bundle).read_bytes() == (second / bundle).read_bytes()
 
 
-def test_every_stage_is_restored_from_the_run_cache(built):
+def test_every_stage_is_restored_from_the_run_cache(built, tmp_path):
     """With the workspace's outputs and dvc.lock gone (a fresh clone sharing the DVC cache), dvc repro runs
     no stage command: each is restored from DVC's run-cache, metrics and plots too, with the same bytes."""
     layout = Layout(built)
     lock = (built / "dvc.lock").read_bytes()
     manifests = {p: p.read_bytes() for p in (built / "manifests").glob("*/*.json")}
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "dvc.lock").write_bytes(lock)
     shutil.move(built / "build", built / "build.kept")
     (built / "dvc.lock").unlink()
     try:
@@ -272,7 +277,7 @@ def test_every_stage_is_restored_from_the_run_cache(built):
         assert len(restored) == len(dvc("stage", "list", "--name-only", cwd=built).stdout.split())
         assert layout.metrics("tiny-llama", "Q4_0").is_file() and layout.plot("all-minilm-l6-v2").is_file()
         modelprep("collect", cwd=built)  # as make release does: dvc.lock as a clean build writes it
-        assert (built / "dvc.lock").read_bytes() == lock
+        assert (built / "dvc.lock").read_bytes() == lock, lock_differences(before, built)
         assert {p: p.read_bytes() for p in (built / "manifests").glob("*/*.json")} == manifests
     finally:
         if (built / "build.kept").exists():
@@ -336,7 +341,7 @@ def test_a_second_clone_restores_every_stage_from_the_shared_remote(built, tmp_p
         restored = re.findall(r"Stage '([^']+)' is cached - skipping run", second.stdout)
         assert len(restored) == len(dvc("stage", "list", "--name-only", cwd=clone).stdout.split())
         modelprep("collect", cwd=clone)
-        assert (clone / "dvc.lock").read_bytes() == (built / "dvc.lock").read_bytes()
+        assert (clone / "dvc.lock").read_bytes() == (built / "dvc.lock").read_bytes(), lock_differences(built, clone)
         for release in RELEASES:
             assert (clone / release).read_bytes() == (built / release).read_bytes(), release
         # The remote is this machine's setting: the committed DVC config does not name it.

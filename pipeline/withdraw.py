@@ -69,3 +69,19 @@ def withdraw(params: Params, layout: Layout) -> list[Withdrawn]:
         if not any(folder.iterdir()):
             folder.rmdir()
     return withdrawn
+
+
+def dropped_outputs(params: Params, layout: Layout) -> list[Path]:
+    """What the per-variant stages left under build/ for variants params.yaml no longer lists, of the
+    models it does: DVC never deletes the outputs of a stage that is gone, and the plot stage reads the
+    whole metrics folder, so a dropped variant would stay in the plot and change its inputs' hash."""
+    found = []
+    for model in params.models:
+        files = (layout.metrics, layout.evaluation, layout.probes, layout.release_record)
+        for folder in {place(model, "-").parent for place in files}:
+            found += [p for p in sorted(folder.glob("*.json")) if p.stem not in params.variants]
+        variants = layout.artifact(model, "-").parent
+        if variants.is_dir():
+            found += [p for p in sorted(variants.iterdir())
+                      if p.is_dir() and not p.name.startswith(".") and p.name not in params.variants]
+    return found

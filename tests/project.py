@@ -112,6 +112,7 @@ def edited_params(project: Path, edit):
         yield
     finally:
         path.write_text(original)
+        modelprep("sweep", cwd=project)  # as make release does first: the dropped variants' outputs go
         dvc("repro", cwd=project)
         modelprep("collect", cwd=project)
 

@@ -71,7 +71,12 @@ def _repro(args: argparse.Namespace) -> int:
     from pipeline.params import load_params
     from pipeline.remote import repro
 
-    url = args.remote if args.remote is not None else load_params(args.params).remote.url
+    params = load_params(args.params)
+    url = args.remote if args.remote is not None else params.remote.url
+    if args.ray:
+        from pipeline.cluster import build
+
+        build(Path("."), url, args.ray, params)  # then the local repro below restores every stage
     return 1 if repro(Path("."), url) else 0
 
 
@@ -123,13 +128,23 @@ def _check_build(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import shutil
+
     from pipeline.fileio import sweep_temporaries
     from pipeline.layout import BUILD, MANIFESTS
+    from pipeline.params import load_params
     from pipeline.progress import human_bytes
+    from pipeline.withdraw import dropped_outputs
 
     count, freed = sweep_temporaries([Path(name) for name in (BUILD, MANIFESTS)])
     if count:
         print(f"removed {count} temporaries of interrupted stages ({human_bytes(freed)})")
+    dropped = dropped_outputs(load_params(args.params), Layout())
+    for path in dropped:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if dropped:
+        print(f"removed {len(dropped)} outputs of variants params.yaml no longer lists: "
+              + ", ".join(p.as_posix() for p in dropped))
     return 0
 
 
@@ -145,14 +160,18 @@ def register(commands) -> None:
     commands.add_parser("check-build", help="exit 1 naming the stages dvc repro left unbuilt, unless each is the "
                                             "release of a variant that missed its gate (make release stops there "
                                             "before signing)").set_defaults(run=_check_build)
-    commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records "
-                                      "(make release runs it under its lock)").set_defaults(run=_sweep)
+    commands.add_parser("sweep", help="delete the temporaries interrupted stages left in build/ and the records, and "
+                                      "the build outputs of variants params.yaml no longer lists (make release "
+                                      "runs it under its lock)").set_defaults(run=_sweep)
     repro = commands.add_parser("repro", help="dvc repro --keep-going with the shared DVC remote (params.yaml "
                                               "remote.url): stages it holds a run of are restored, not run, and "
                                               "what was built is pushed with the run-cache after; make release "
                                               "runs it; exit 1 if a stage failed")
     repro.add_argument("--remote", help="the shared remote instead of params.yaml's: s3://bucket/prefix or an "
                                         "absolute folder path; '' for none")
+    repro.add_argument("--ray", metavar="ADDRESS", help="run the stages on this Ray cluster first (host:port, "
+                                                        "ray://host:10001 or auto), one task per stage, through "
+                                                        "the shared remote (needed); the local repro then runs none")
     repro.set_defaults(run=_repro)
     commands.add_parser("collect", help="copy each released variant's manifest from build/ (the release stage's DVC "
                                         "output) into manifests/, drop those of variants that missed their gate, "

@@ -46,6 +46,9 @@ ARLOCAL_STAMP := $(ARLOCAL_DIR)/node_modules/.package-lock.json
 PIN ?=
 # `make release REMOTE=s3://bucket/prefix`: the shared DVC remote (default: params.yaml remote.url).
 REMOTE ?=
+# `make release RAY=host:6379` (or ray://host:10001, auto): the stages on that Ray cluster, one task per
+# stage, sharing their outputs through the remote (REMOTE or params.yaml remote.url must name one).
+RAY ?=
 
 .PHONY: setup llama-tools release release-locked reproduce test bench bench-scale constraints clean arlocal
 
@@ -107,7 +110,7 @@ MEASURE ?= 1
 release-locked: setup
 	@modelprep check-params >/dev/null  # stages read only their own sections: check the whole file first
 	@modelprep sweep
-	@status=0; modelprep repro $(if $(REMOTE),--remote '$(REMOTE)') || status=1; \
+	@status=0; modelprep repro $(if $(REMOTE),--remote '$(REMOTE)') $(if $(RAY),--ray '$(RAY)') || status=1; \
 	modelprep check-build || exit 1; \
 	dvc checkout --relink --quiet || status=1; \
 	modelprep collect || exit 1; \

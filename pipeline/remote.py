@@ -72,9 +72,9 @@ def _failed(output: str, what: str) -> ModelprepError:
     return ModelprepError(f"DVC remote '{NAME}'", f"{what} failed: {errors[-1] if errors else 'no output'}")
 
 
-def configure(root: Path, url: str) -> bool:
+def configure(root: Path, url: str, endpoint: str | None = None) -> bool:
     """Make `url` the project's default DVC remote in its local config, or remove modelprep's remote when
-    `url` is empty. Whether there is one now."""
+    `url` is empty; an S3 remote at `endpoint` (default: $MODELPREP_S3_ENDPOINT). Whether there is one now."""
     configured = NAME in _dvc(root, "remote", "list", "--local").stdout.split()
     if not url:
         if configured:
@@ -85,7 +85,9 @@ def configure(root: Path, url: str) -> bool:
     problem = remote_problem(url)
     if problem:
         raise ModelprepError("remote.url", problem)
-    endpoint = os.environ.get(ENDPOINT_ENV, "") if url.startswith("s3://") else ""
+    if endpoint is None:
+        endpoint = os.environ.get(ENDPOINT_ENV, "")
+    endpoint = endpoint if url.startswith("s3://") else ""
     if endpoint and (problem := url_problem(endpoint)):
         raise ModelprepError(ENDPOINT_ENV, problem)
     steps = [("remote", "add", "--local", "--force", "--default", NAME, url)]

@@ -21,14 +21,19 @@ COMMITTED_OUTPUTS = ("dvc.lock", "manifests")
 SOURCE_UNDER_OUTPUTS = ("manifests/schema/", "manifests/trusted-keys")
 
 
-def copy_source(dest: Path, source: Path = REPO.root) -> Path:
-    """The project's source files in `dest`, made a git repository (DVC wants one)."""
+def source_files(source: Path = REPO.root) -> list[str]:
+    """The project's source files, relative to `source`: what git tracks or would track, less the
+    outputs the repository commits."""
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=source,
                             capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, listed):
-        output = name.split("/")[0] in COMMITTED_OUTPUTS and not name.startswith(SOURCE_UNDER_OUTPUTS)
-        if output or not (source / name).is_file():
-            continue
+    return [name for name in filter(None, listed)
+            if (name.split("/")[0] not in COMMITTED_OUTPUTS or name.startswith(SOURCE_UNDER_OUTPUTS))
+            and (source / name).is_file()]
+
+
+def copy_source(dest: Path, source: Path = REPO.root) -> Path:
+    """The project's source files in `dest`, made a git repository (DVC wants one)."""
+    for name in source_files(source):
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, target)

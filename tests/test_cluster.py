@@ -142,3 +142,13 @@ def test_a_release_on_a_two_node_ray_cluster_survives_a_killed_worker(built, tmp
             assert (project / release).read_bytes() == (built / release).read_bytes(), release
             for stage in (f"evaluate@{model}-{variant}", f"release@{model}-{variant}"):
                 assert lock[stage]["outs"] == local[stage]["outs"], stage
+
+
+def test_ray_without_a_shared_remote_is_one_clear_error(tmp_path):
+    """The stages' tasks share their outputs only through the remote: none set is refused before any work."""
+    project = copy_source(tmp_path / "project")
+    result = modelprep("repro", "--remote", "", "--ray", "127.0.0.1:1", cwd=project, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "modelprep: error: RAY: stages on a Ray cluster share their outputs through the shared DVC remote")
+    assert not (project / "build").exists() and not (project / "dvc.lock").exists()

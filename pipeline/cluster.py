@@ -195,6 +195,7 @@ def build(root: Path, url: str, address: str, params: Params) -> None:
         task = ray.remote(max_retries=RETRIES, retry_exceptions=False, scheduling_strategy="SPREAD")(run_stage)
         source = ray.put(snapshot)
         weights: dict[str, int] = {}
+        placed: dict[str, list[str]] = {}  # node: the stages it built
         done: set[str] = set()
         failed: dict[str, str] = {}  # stage: why
         blocked: set[str] = set()  # not run: a stage it reads failed
@@ -228,12 +229,15 @@ def build(root: Path, url: str, address: str, params: Params) -> None:
                 log(STAGE, f"{stage}: FAILED: {failed[stage]}")
                 continue
             done.add(stage)
+            placed.setdefault(result.node, []).append(stage)
             if result.weight_bytes:
                 weights[_model_of(stage, list(params.models)) or ""] = result.weight_bytes
             count = len(done) + len(failed)
             elapsed = time.monotonic() - started
             log(STAGE, f"{stage}: {'ran' if result.ran else 'restored'} on node {result.node} in "
                        f"{result.elapsed:.1f} s [{count}/{len(graph)}]{eta(count, len(graph), elapsed)}")
+        for node, stages in sorted(placed.items()):
+            log(STAGE, f"node {node}: {len(stages)} stage(s): {', '.join(stages)}")
     finally:
         ray.shutdown()
     fatal = [reason for stage, reason in failed.items() if not stage.startswith("release@")]

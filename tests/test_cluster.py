@@ -126,6 +126,7 @@ def test_a_release_on_a_two_node_ray_cluster_survives_a_killed_worker(built, tmp
             reader.join(timeout=60)
             stderr = "".join(lines)
         assert build.returncode == 0, stderr[-6000:]
+        print(stderr)  # the placement, with pytest -s
         assert killed, "the worker node was never killed in the middle of a stage"
         finished = STAGE_FINISHED.findall(stderr)
         stages = dvc("stage", "list", "--name-only", cwd=project).stdout.split()

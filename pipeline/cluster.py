@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -41,9 +42,10 @@ from pathlib import Path
 
 from pipeline import remote
 from pipeline.dvc_cli import dvc_command
+from pipeline.bench_scale import stage_memory_ceiling
 from pipeline.errors import ERROR_PREFIX, ModelprepError
 from pipeline.params import Params
-from pipeline.progress import GIB, eta, human_bytes, log
+from pipeline.progress import eta, human_bytes, log
 from pipeline.workspace import source_files, stage_environment
 
 STAGE = "ray"
@@ -52,11 +54,6 @@ MODEL_STAGES = frozenset({"reference", "convert_gguf", "imatrix", "quantize_gguf
                           "evaluate"})
 GPU_STAGES = frozenset({"reference", "evaluate", "imatrix"})
 RETRIES = 2  # Ray's retries of a task whose worker or node died
-
-
-def memory_bytes(weight_bytes: int) -> int:
-    """What a model stage may use: the per-stage ceiling of benchmarks/ (1.25 x bf16 weights + 1.5 GiB)."""
-    return int(1.25 * weight_bytes + 1.5 * GIB)
 
 
 @dataclass(frozen=True)
@@ -132,8 +129,6 @@ def run_stage(snapshot: bytes, digest: str, stage: str, url: str, endpoint: str,
 
 def _weight_bytes(workspace: Path, stage: str) -> int:
     """import_model: the model's safetensors bytes, from the source record it wrote."""
-    import json
-
     if not stage.startswith("import_model@"):
         return 0
     record = workspace / "build" / stage.split("@", 1)[1] / "source.json"
@@ -163,7 +158,7 @@ def _resources(stage: str, params: Params, weights: dict[str, int], gpus: bool) 
     if kind not in MODEL_STAGES:
         return {"num_cpus": 1}
     model = _model_of(stage, list(params.models))
-    options = {"num_cpus": params.evaluation.threads, "memory": memory_bytes(weights.get(model, 0))}
+    options = {"num_cpus": params.evaluation.threads, "memory": stage_memory_ceiling(weights.get(model, 0))}
     device = params.evaluation.device
     if kind in GPU_STAGES and (device == "cuda" or (device == "auto" and gpus)):
         options["num_gpus"] = 1

@@ -154,14 +154,16 @@ arlocal: $(ARLOCAL_STAMP)
 	cd $(ARLOCAL_DIR) && node node_modules/arlocal/bin/index.js 1984  # its logs/ stay in there
 
 # bench: the shipped examples' speeds, then the whole pipeline on a TinyLlama-1.1B-shaped model (about
-# an hour on 2 cores); bench-scale: on a Mistral-7B-shaped one (hours; 15 GB of weights, ~60 GB of disk).
+# an hour on 2 cores); bench-scale: on a Mistral-7B-shaped one, its GGUF variants then its ONNX ones in
+# a second workspace (hours; 15 GB of weights, ~60 GB of disk at a time).
 bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
 	$(BIN)/python -m pipeline.bench
 	$(BIN)/python -m pipeline.bench_scale tinyllama-1_1b
 
 bench-scale: setup
-	$(BIN)/python -m pipeline.bench_scale mistral-7b
+	dvc repro --quiet corpus generate_example  # the shaped model's tokenizer reads the corpus
+	$(BIN)/python -m pipeline.bench_scale mistral-7b mistral-7b-onnx
 
 # Re-pin every version after changing requirements.txt. ONNX Runtime is pinned in requirements-cpu.txt
 # and requirements-cuda.txt, one package per flavour, so it stays out of here.

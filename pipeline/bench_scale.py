@@ -28,11 +28,10 @@ import yaml
 from pipeline.bench_scoring import calibration_lines, release_lines, scoring_lines
 from pipeline.device import describe
 from pipeline.dvc_cli import dvc_command
-from pipeline.examples.shaped import build_shaped_model
+from pipeline.examples.shaped import SHAPES, build_shaped_model
 from pipeline.fileio import read_json, write_text
 from pipeline.gates import Gate
 from pipeline.layout import Layout
-from pipeline.manifest.document import is_manifest
 from pipeline.monitor import STATS_ENV
 from pipeline.progress import GIB, human_bytes, log
 from pipeline.settings import Reader, SettingsFile
@@ -44,6 +43,7 @@ EXAMPLES = ("tiny-llama",)  # generate_example's outputs (dvc.yaml)
 
 @dataclass(frozen=True)
 class ScaleRun:
+    shape: str  # examples/shaped.py's SHAPES entry the model is generated in (several runs can share one)
     min_tokens: int  # scored tokens (whole windows) of the reduced evaluation budget
     variants: tuple[str, ...]
 
@@ -63,8 +63,9 @@ def read_bench(r: Reader, data: Any, where: str) -> BenchSpec:
     for name, entry in r.mapping(r.get(data, "scale", dict, where), f"{where}.scale").items():
         at = f"{where}.scale.{name}"
         entry = r.mapping(entry, at)
-        r.no_extra(entry, {"min_tokens", "variants"}, at)
-        shapes[name] = ScaleRun(r.positive(entry, "min_tokens", at), r.texts(entry, "variants", at))
+        r.no_extra(entry, {"shape", "min_tokens", "variants"}, at)
+        shape = r.choice({"shape": name, **entry}, "shape", at, tuple(SHAPES))  # by default the entry's own name
+        shapes[name] = ScaleRun(shape, r.positive(entry, "min_tokens", at), r.texts(entry, "variants", at))
     return BenchSpec(shapes, r.section(r.get(data, "gate", dict, where), f"{where}.gate", Gate))
 
 
@@ -104,13 +105,19 @@ def _disk(path: Path) -> int:
     return int(out.split()[0])
 
 
-def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool = False) -> str:
-    """Build everything for the shaped model `name` in its own workspace; the results as a table. With
+def workspace(layout: Layout, name: str) -> Path:
+    return (layout.root / "build" / "bench" / name).resolve()
+
+
+def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool = False) -> tuple[str, bool]:
+    """Build everything for the shaped model `name` in its own workspace; the results as a table and whether
+    `dvc repro` succeeded. With
     `resume`, an interrupted run's workspace is kept and `dvc repro` goes on from its finished stages
     (their rows recorded then stay in the table)."""
-    model_dir = build_shaped_model(name, layout.corpus, (layout.root / "build" / "bench" / "models" / name).resolve())
+    models = layout.root / "build" / "bench" / "models"
+    model_dir = build_shaped_model(run.shape, layout.corpus, (models / run.shape).resolve())
     weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
-    project = (layout.root / "build" / "bench" / name).resolve()
+    project = workspace(layout, name)
     stats = project / "stage-stats.jsonl"
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
     env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
@@ -146,13 +153,16 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
         lines.append(f"{label:<40} {row['wall_s']:>8.1f} {human_bytes(row['peak_rss_bytes']):>10} "
                      f"{row['peak_rss_bytes'] / weights:>7.2f} {human_bytes(ceiling):>10}  "
                      f"{'yes' if row['peak_rss_bytes'] <= ceiling else 'NO'}{'' if row['ok'] else ' (failed)'}")
-    lines += ["", _disk_line(project, built, name, weights), ""]
-    released = tuple(v for v in run.variants if built.manifest(name, v).is_file())
-    if released:
-        lines += [*scoring_lines(project, name, released), "", *release_lines(project, name, released, rows)]
+    # `dvc repro` writes release records; manifests/ is filled by `modelprep collect`, which this run leaves out.
+    released = tuple(v for v in run.variants if built.release_record(name, v).is_file())
     evaluated = tuple(v for v in run.variants if built.metrics(name, v).is_file())
+    lines += ["", _disk_line(project, built, name, weights, released), "", *_gate_lines(built, name, evaluated, released)]
+    if evaluated:  # a variant's scoring speed is measured whether or not it passes its gate
+        lines += ["", *scoring_lines(project, name, evaluated)]
+    if released:
+        lines += ["", *release_lines(project, name, released, rows)]
     lines += ["", *calibration_lines(project, name, evaluated)]
-    return "\n".join(lines)
+    return "\n".join(lines), code == 0
 
 
 def _seed_examples(layout: Layout, project: Path, env: dict[str, str]) -> None:
@@ -174,7 +184,18 @@ def _onnx_weights(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("model.onnx*")) if folder.is_dir() else 0
 
 
-def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
+def _gate_lines(built: Layout, name: str, evaluated: tuple[str, ...], released: tuple[str, ...]) -> list[str]:
+    """Each evaluated variant's closeness to the reference (the shapes are decoders) and whether it passed the
+    benchmark's gate."""
+    lines = [f"{'variant':<16} {'mean KLD':>10} {'same top-1':>11}  released"]
+    for variant in evaluated:
+        accuracy = read_json(built.metrics(name, variant))["accuracy"]
+        lines.append(f"{variant:<16} {accuracy['mean_kld']:>10.4g} {accuracy['same_top1']:>11.3f}  "
+                     f"{'yes' if variant in released else 'NO (gate)'}")
+    return lines
+
+
+def _disk_line(project: Path, built: Layout, name: str, weights: int, released: tuple[str, ...]) -> str:
     """The workspace's disk use against the distinct bytes the build made (each inode once: onnx-fp32's
     files are links of the base's), the source's linked copy aside; and what CARs would add."""
     inodes = {}
@@ -183,8 +204,7 @@ def _disk_line(project: Path, built: Layout, name: str, weights: int) -> str:
             info = path.stat()
             inodes[(info.st_dev, info.st_ino)] = info.st_size
     made, used = sum(inodes.values()), _disk(project)
-    cars = sum(read_json(p)["content"]["car"]["size"] for p in (built.manifests / name).glob("*.json")
-               if is_manifest(p))
+    cars = sum(read_json(built.release_record(name, v))["content"]["car"]["size"] for v in released)
     return (f"disk: the workspace takes {human_bytes(used)} (build and DVC cache, hard links counted once) for "
             f"{human_bytes(made)} of distinct artifact and record bytes and the {human_bytes(weights)} source: "
             f"{(used - weights) / made:.2f}x the artifacts beside the source. A pin target that takes CAR files "
@@ -200,13 +220,17 @@ def main(arguments: list[str]) -> None:
     device = describe("cpu")  # the stages' memory and time are the host's; evaluation may add a GPU
     resume = "--resume" in arguments
     names = [a for a in arguments if a != "--resume"]
-    for name in names or list(spec.shapes)[:1]:
-        table = run_shape(name, spec.shapes[name], spec.gate, layout, resume)
+    names = names or list(spec.shapes)[:1]
+    for i, name in enumerate(names):
+        table, ok = run_shape(name, spec.shapes[name], spec.gate, layout, resume)
         report = f"modelprep bench-scale on {device}\n\n{table}"
         print(report)
         path = layout.root / "benchmarks" / f"scale-{name}.txt"
         write_text(path, report + "\n")
         print(f"\nsaved to {path}")
+        if ok and i + 1 < len(names):  # a 7B workspace is tens of GB: the next run needs that disk
+            shutil.rmtree(workspace(layout, name))
+            log(STAGE, f"{name}: workspace removed (its table is saved) to make room for {names[i + 1]}")
 
 
 if __name__ == "__main__":

@@ -191,6 +191,8 @@ def test_hub_id_not_cached_offline(project, tmp_path):
     (lambda p: p["remote"].update(url="ftp://cache/builds"), ("params.yaml", "'remote.url' must be s3://", "'ftp'")),
     (lambda p: p["remote"].update(url="s3://Bad_Bucket/x"), ("params.yaml", "'remote.url' must be s3://<bucket>")),
     (lambda p: p["remote"].update(url="relative/folder"), ("params.yaml", "'remote.url'", "absolute path")),
+    (lambda p: p["bench"]["scale"]["mistral-7b-onnx"].update(shape="mistral-8x7b"),
+     ("params.yaml", "'bench.scale.mistral-7b-onnx.shape' is 'mistral-8x7b'", "tinyllama-1_1b, mistral-7b")),
 ])
 def test_malformed_params(project, edit, fragments):
     edit_params(project, edit)

@@ -11,7 +11,7 @@ outputs and the run-cache; and deletes the workspace. The driver then runs the u
 `dvc repro --pull` (remote.repro), which restores every stage and runs none.
 
 Resources per task: CPU threads (params.yaml evaluation.threads) for the stages that run a model,
-one CPU for the rest; memory from the model's bf16 weight bytes (1.25 x weights + 1.5 GiB, the
+the example's training threads (examples.tiny-llama.threads) for generate_example, one CPU for the rest; memory from the model's bf16 weight bytes (1.25 x weights + 1.5 GiB, the
 ceiling every stage is measured against in benchmarks/), learnt from the model's import_model task,
 so Ray never places a 7B evaluation on a node that cannot hold it; one GPU for the reference,
 evaluate and imatrix stages when evaluation.device is cuda (or auto on a cluster with GPUs).
@@ -155,6 +155,8 @@ def _model_of(stage: str, models: list[str]) -> str | None:
 
 def _resources(stage: str, params: Params, weights: dict[str, int], gpus: bool) -> dict:
     kind = stage.partition("@")[0]
+    if kind == "generate_example":  # trains the example model with threads of its own
+        return {"num_cpus": params.tiny_llama.threads}
     if kind not in MODEL_STAGES:
         return {"num_cpus": 1}
     model = _model_of(stage, list(params.models))

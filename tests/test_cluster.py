@@ -153,3 +153,22 @@ def test_ray_without_a_shared_remote_is_one_clear_error(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(
         "modelprep: error: RAY: stages on a Ray cluster share their outputs through the shared DVC remote")
     assert not (project / "build").exists() and not (project / "dvc.lock").exists()
+
+
+def test_each_task_asks_for_the_threads_its_stage_runs_with():
+    """The training example asks for its own thread count, model stages for the evaluation's and the memory
+    ceiling of their model's weights, bookkeeping for one CPU (distinct counts, so a swap would show)."""
+    from dataclasses import replace
+
+    from pipeline.bench_scale import stage_memory_ceiling
+    from pipeline.cluster import _resources
+    from pipeline.params import load_params
+
+    shipped = load_params(Path(__file__).resolve().parent.parent / "params.yaml")
+    params = replace(shipped, tiny_llama=replace(shipped.tiny_llama, threads=3),
+                     evaluation=replace(shipped.evaluation, threads=5, device="cpu"))
+    weights = {"tiny-llama": 10 * 2**20}
+    assert _resources("generate_example", params, weights, gpus=True) == {"num_cpus": 3}
+    assert _resources("evaluate@tiny-llama-Q8_0", params, weights, gpus=True) == {
+        "num_cpus": 5, "memory": stage_memory_ceiling(10 * 2**20)}
+    assert _resources("release@tiny-llama-Q8_0", params, weights, gpus=True) == {"num_cpus": 1}

@@ -1,6 +1,8 @@
 """Figures the benchmarks put side by side, each against a baseline measured in the same run:
 - scoring: every variant's runtime against the reference (both count the tokens of every window) and,
-  for GGUF, llama.cpp's own `llama-perplexity` on the same file, text, window and thread count;
+  for GGUF, llama.cpp's own `llama-perplexity` on the same file, text, window and thread count: in
+  tokens through the model, and in positions scored (it scores only the second half of each window,
+  so computes half the output logits; modelprep scores every position);
 - release: the release stages' time against `sha256sum` reading the same bytes once;
 - calibration: each GGUF type quantized with the importance matrix against the same type without.
 """
@@ -55,7 +57,10 @@ def scoring_lines(project: Path, model: str, variants: tuple[str, ...]) -> list[
     unit = "tokens" if reference["kind"] == "decoder" else "sentences"
     baseline = read_json(built.timing(model, "reference"))[f"scoring_{unit}_per_s"]
     lines = [f"scoring ({unit}/s, {spec.threads} threads): reference (PyTorch, {reference['runtime']['dtype']}) "
-             f"{baseline:.1f}", f"{'variant':<16} {'runtime':>10} {'x ref':>7} {'llama-perplexity':>17} {'x l-p':>7}"]
+             f"{baseline:.1f}; 'scored x l-p': positions scored per second against llama-perplexity's "
+             f"(it scores {spec.window - 1 - spec.window // 2} of each {spec.window}-token window, modelprep "
+             f"{spec.window - 1})",
+             f"{'variant':<16} {'runtime':>10} {'x ref':>7} {'llama-perplexity':>17} {'x l-p':>7} {'scored x l-p':>13}"]
     with tempfile.TemporaryDirectory() as scratch:
         text = Path(scratch) / "eval.txt"
         text.write_text("\n\n".join(read_texts(built.corpus, EVAL_FILE)), encoding="utf-8")
@@ -66,7 +71,8 @@ def scoring_lines(project: Path, model: str, variants: tuple[str, ...]) -> list[
                 windows = -(-spec.min_tokens // (spec.window - 1))
                 side = llama_perplexity_rate(gguf_file(built.artifact(model, variant)), text, spec.window, windows,
                                              spec.threads)
-                row += f" {side:>17.1f} {rate / side:>7.2f}"
+                scored = rate * (spec.window - 1) / (side * (spec.window - 1 - spec.window // 2))
+                row += f" {side:>17.1f} {rate / side:>7.2f} {scored:>13.2f}"
             lines.append(row)
     return lines
 

@@ -155,7 +155,7 @@ arlocal: $(ARLOCAL_STAMP)
 
 # bench: the shipped examples' speeds, then the whole pipeline on a TinyLlama-1.1B-shaped model (about
 # an hour on 2 cores); bench-scale: on a Mistral-7B-shaped one, its GGUF variants then its ONNX ones in
-# a second workspace (hours; 15 GB of weights, ~60 GB of disk at a time).
+# a second workspace (20-60 min on 2 cores; 15 GB of weights, ~55 GB of disk at a time).
 bench: setup
 	-@dvc repro --quiet --keep-going  # bench measures the built artifacts, gate or no gate
 	$(BIN)/python -m pipeline.bench

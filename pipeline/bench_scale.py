@@ -105,7 +105,8 @@ def _disk(path: Path) -> int:
     return int(out.split()[0])
 
 
-def workspace(layout: Layout, name: str) -> Path:
+def bench_folder(layout: Layout, name: str) -> Path:
+    """build/bench/<name>: a run's workspace, or with `models` the generated models."""
     return (layout.root / "build" / "bench" / name).resolve()
 
 
@@ -114,10 +115,9 @@ def run_shape(name: str, run: ScaleRun, gate: Any, layout: Layout, resume: bool 
     `dvc repro` succeeded. With
     `resume`, an interrupted run's workspace is kept and `dvc repro` goes on from its finished stages
     (their rows recorded then stay in the table)."""
-    models = layout.root / "build" / "bench" / "models"
-    model_dir = build_shaped_model(run.shape, layout.corpus, (models / run.shape).resolve())
+    model_dir = build_shaped_model(run.shape, layout.corpus, bench_folder(layout, "models") / run.shape)
     weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
-    project = workspace(layout, name)
+    project = bench_folder(layout, name)
     stats = project / "stage-stats.jsonl"
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the stages' `python` is this one
     env = {**os.environ, **stage_environment(project), STATS_ENV: str(stats), "PATH": path}
@@ -229,7 +229,7 @@ def main(arguments: list[str]) -> None:
         write_text(path, report + "\n")
         print(f"\nsaved to {path}")
         if ok and i + 1 < len(names):  # a 7B workspace is tens of GB: the next run needs that disk
-            shutil.rmtree(workspace(layout, name))
+            shutil.rmtree(bench_folder(layout, name))
             log(STAGE, f"{name}: workspace removed (its table is saved) to make room for {names[i + 1]}")
 
 

@@ -11,8 +11,9 @@ outputs and the run-cache; and deletes the workspace. The driver then runs the u
 `dvc repro --pull` (remote.repro), which restores every stage and runs none.
 
 Resources per task: CPU threads (params.yaml evaluation.threads) for the stages that run a model,
-the example's training threads (examples.tiny-llama.threads) for generate_example, one CPU for the rest; memory from the model's bf16 weight bytes (1.25 x weights + 1.5 GiB, the
-ceiling every stage is measured against in benchmarks/), learnt from the model's import_model task,
+the example's training threads (examples.tiny-llama.threads) for generate_example, one CPU for the
+rest; memory from the model's bf16 weight bytes (1.25 x weights + 1.5 GiB, the ceiling every stage
+is measured against in benchmarks/), learnt from the model's import_model task,
 so Ray never places a 7B evaluation on a node that cannot hold it; one GPU for the reference,
 evaluate and imatrix stages when evaluation.device is cuda (or auto on a cluster with GPUs).
 A task whose node or worker dies is retried by Ray (`max_retries`), on a node that is still there;

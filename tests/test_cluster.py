@@ -11,10 +11,14 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from pipeline.bench_scale import stage_memory_ceiling
+from pipeline.cluster import _resources
+from pipeline.params import load_params
 from pipeline.workspace import copy_source
 from tests.project import BIN, dvc, modelprep, ran_stages, write_params
 from tests.servers.process import free_port
@@ -158,12 +162,6 @@ def test_ray_without_a_shared_remote_is_one_clear_error(tmp_path):
 def test_each_task_asks_for_the_threads_its_stage_runs_with():
     """The training example asks for its own thread count, model stages for the evaluation's and the memory
     ceiling of their model's weights, bookkeeping for one CPU (distinct counts, so a swap would show)."""
-    from dataclasses import replace
-
-    from pipeline.bench_scale import stage_memory_ceiling
-    from pipeline.cluster import _resources
-    from pipeline.params import load_params
-
     shipped = load_params(Path(__file__).resolve().parent.parent / "params.yaml")
     params = replace(shipped, tiny_llama=replace(shipped.tiny_llama, threads=3),
                      evaluation=replace(shipped.evaluation, threads=5, device="cpu"))
